@@ -1,0 +1,90 @@
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/daemonctl/daemonctl/internal/lifecycle"
+)
+
+func isUsage(err error) bool {
+	var u usageError
+	return errors.As(err, &u)
+}
+
+type usageError struct{ error }
+
+// reportFailures prints each failed service with the end of its log and
+// returns a silent exit 1, or err unchanged if it is not a set of failures.
+func reportFailures(w io.Writer, err error) error {
+	var failures lifecycle.Failures
+	if !errors.As(err, &failures) {
+		return err
+	}
+	for _, f := range failures {
+		fmt.Fprintf(w, "daemonctl: %s\n", f)
+		if len(f.LogTail) > 0 {
+			fmt.Fprintf(w, "  last %d lines of %s:\n", len(f.LogTail), f.LogFile)
+			for _, line := range f.LogTail {
+				fmt.Fprintf(w, "    %s\n", line)
+			}
+		}
+	}
+	return &ExitError{Code: ExitFailed}
+}
+
+func newStartCmd(f *Factory) *cobra.Command {
+	return &cobra.Command{
+		Use:   "start [SERVICE...]",
+		Short: "Start services (and what they depend on), each once, waiting until ready",
+		RunE: func(cmd *cobra.Command, args []string) error {
+			m, err := f.Manager()
+			if err != nil {
+				return err
+			}
+			return reportFailures(f.IO.Err, m.Start(cmd.Context(), args))
+		},
+	}
+}
+
+type stopOptions struct {
+	timeout time.Duration
+}
+
+func newStopCmd(f *Factory) *cobra.Command {
+	var opts stopOptions
+	cmd := &cobra.Command{
+		Use:   "stop [SERVICE...]",
+		Short: "Stop services: signal the whole process tree, return when it is gone",
+		RunE: func(cmd *cobra.Command, args []string) error {
+			m, err := f.Manager()
+			if err != nil {
+				return err
+			}
+			return reportFailures(f.IO.Err, m.Stop(cmd.Context(), args, lifecycle.StopOptions{Timeout: opts.timeout}))
+		},
+	}
+	cmd.Flags().DurationVar(&opts.timeout, "timeout", 0, "grace period before SIGKILL (default: each service's stop_timeout)")
+	return cmd
+}
+
+func newRestartCmd(f *Factory) *cobra.Command {
+	var rolling bool
+	cmd := &cobra.Command{
+		Use:   "restart [SERVICE...]",
+		Short: "Stop then start services",
+		RunE: func(cmd *cobra.Command, args []string) error {
+			m, err := f.Manager()
+			if err != nil {
+				return err
+			}
+			return reportFailures(f.IO.Err, m.Restart(cmd.Context(), args, rolling))
+		},
+	}
+	cmd.Flags().BoolVar(&rolling, "rolling", false, "restart one service at a time, each ready before the next")
+	return cmd
+}

@@ -1,0 +1,51 @@
+package cli
+
+import (
+	"fmt"
+	"os"
+
+	"github.com/spf13/cobra"
+
+	"github.com/daemonctl/daemonctl/internal/logs"
+)
+
+func newLogsCmd(f *Factory) *cobra.Command {
+	var (
+		follow bool
+		lines  int
+	)
+	cmd := &cobra.Command{
+		Use:   "logs SERVICE",
+		Short: "Print the end of a service's log, and follow it with -f",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cfg, err := f.Config()
+			if err != nil {
+				return err
+			}
+			services, err := cfg.Select(args)
+			if err != nil {
+				return &ExitError{Code: ExitUsage, Err: err}
+			}
+			path := services[0].LogFile
+			tail, err := logs.Tail(path, lines)
+			if err != nil {
+				return err
+			}
+			for _, l := range tail {
+				fmt.Fprintln(f.IO.Out, l)
+			}
+			if !follow {
+				return nil
+			}
+			var end int64
+			if fi, err := os.Stat(path); err == nil {
+				end = fi.Size()
+			}
+			return logs.Follow(cmd.Context(), path, end, f.IO.Out)
+		},
+	}
+	cmd.Flags().BoolVarP(&follow, "follow", "f", false, "keep printing lines as they are written, across rotations")
+	cmd.Flags().IntVarP(&lines, "lines", "n", 20, "how many lines to print first")
+	return cmd
+}

@@ -1,0 +1,151 @@
+// Package cli is daemonctl's command line: cobra commands that parse flags,
+// call the lifecycle, cluster and export packages, print their results and
+// map them to exit codes. It holds no lifecycle logic of its own.
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/sys/unix"
+
+	"github.com/daemonctl/daemonctl/internal/config"
+	"github.com/daemonctl/daemonctl/internal/lifecycle"
+)
+
+// Exit codes shared by every command (LSB init-script conventions).
+const (
+	ExitOK     = 0
+	ExitFailed = 1
+	ExitUsage  = 2
+)
+
+// ExitError ends a command with Code. A nil Err prints nothing more.
+type ExitError struct {
+	Code int
+	Err  error
+}
+
+func (e *ExitError) Error() string {
+	if e.Err == nil {
+		return fmt.Sprintf("exit %d", e.Code)
+	}
+	return e.Err.Error()
+}
+
+func (e *ExitError) Unwrap() error { return e.Err }
+
+// IO is where commands read and write.
+type IO struct {
+	In       io.Reader
+	Out, Err io.Writer
+	Environ  []string
+}
+
+// Factory builds what commands need, lazily: the config is loaded only by
+// commands that use it, after flags are parsed.
+type Factory struct {
+	IO         IO
+	ConfigPath string
+}
+
+// Config loads the config named by --config, $DAEMONCTL_CONFIG or
+// ./daemonctl.yaml. Its errors are usage errors (exit 2).
+func (f *Factory) Config() (*config.Config, error) {
+	path := f.ConfigPath
+	if path == "" {
+		path = config.Find("")
+		for _, kv := range f.IO.Environ {
+			if v, ok := cutPrefix(kv, config.EnvVar+"="); ok && v != "" {
+				path = v
+			}
+		}
+	}
+	cfg, err := config.Load(path)
+	if err != nil {
+		return nil, &ExitError{Code: ExitUsage, Err: err}
+	}
+	return cfg, nil
+}
+
+// Manager returns a lifecycle manager for the config.
+func (f *Factory) Manager() (*lifecycle.Manager, error) {
+	cfg, err := f.Config()
+	if err != nil {
+		return nil, err
+	}
+	return lifecycle.New(cfg, f.IO.Environ, f.IO.Out), nil
+}
+
+func cutPrefix(s, prefix string) (string, bool) {
+	if len(s) >= len(prefix) && s[:len(prefix)] == prefix {
+		return s[len(prefix):], true
+	}
+	return "", false
+}
+
+// NewRoot returns the daemonctl command tree.
+func NewRoot(f *Factory) *cobra.Command {
+	root := &cobra.Command{
+		Use:           "daemonctl",
+		Short:         "Start, stop, watch and restart the servers of a distributed system",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.PersistentFlags().StringVarP(&f.ConfigPath, "config", "c", "", "config file (default $DAEMONCTL_CONFIG, else ./daemonctl.yaml)")
+	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
+		return &ExitError{Code: ExitUsage, Err: fmt.Errorf("%w\n%s", err, c.UsageString())}
+	})
+	root.SetIn(f.IO.In)
+	root.SetOut(f.IO.Out)
+	root.SetErr(f.IO.Err)
+	root.AddCommand(
+		newStartCmd(f),
+		newStopCmd(f),
+		newRestartCmd(f),
+		newStatusCmd(f),
+		newLogsCmd(f),
+		newCheckCmd(f),
+		newInitCmd(f),
+	)
+	return root
+}
+
+// Main runs daemonctl with args and returns its exit code.
+func Main(args []string, streams IO) int {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, unix.SIGTERM)
+	defer stop()
+	f := &Factory{IO: streams}
+	root := NewRoot(f)
+	root.SetArgs(args)
+	err := root.ExecuteContext(ctx)
+	return exitCode(err, streams.Err)
+}
+
+// exitCode prints err (if it says anything) and maps it to an exit code.
+func exitCode(err error, stderr io.Writer) int {
+	if err == nil {
+		return ExitOK
+	}
+	var ee *ExitError
+	if errors.As(err, &ee) {
+		if ee.Err != nil {
+			fmt.Fprintln(stderr, "daemonctl:", ee.Err)
+		}
+		return ee.Code
+	}
+	var unknown *config.UnknownServiceError
+	fmt.Fprintln(stderr, "daemonctl:", err)
+	if errors.As(err, &unknown) {
+		return ExitUsage
+	}
+	if isUsage(err) {
+		return ExitUsage
+	}
+	return ExitFailed
+}

@@ -1,0 +1,300 @@
+// Package config owns daemonctl.yaml: its schema, strict decoding with
+// errors that name file, line, column and key, defaults, path resolution
+// and the dependency graph between services.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"reflect"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/goccy/go-yaml/ast"
+	"github.com/goccy/go-yaml/parser"
+)
+
+// Defaults for keys a config leaves out.
+const (
+	DefaultStopTimeout  = 10 * time.Second
+	DefaultReadyTimeout = 60 * time.Second
+	DefaultStartGrace   = time.Second
+	DefaultLogMaxSize   = 100 << 20
+	DefaultLogMaxFiles  = 5
+	DefaultSSHParallel  = 10
+	DefaultSSHTimeout   = 10 * time.Second
+)
+
+// EnvVar names the variable that points daemonctl at its config file.
+const EnvVar = "DAEMONCTL_CONFIG"
+
+// Find returns the config path to use: flag, else $DAEMONCTL_CONFIG, else
+// ./daemonctl.yaml.
+func Find(flag string) string {
+	if flag != "" {
+		return flag
+	}
+	if env := os.Getenv(EnvVar); env != "" {
+		return env
+	}
+	return "daemonctl.yaml"
+}
+
+// Load reads, decodes and validates the config file at path.
+func Load(path string) (*Config, error) {
+	src, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read config: %w", err)
+	}
+	return Parse(path, src)
+}
+
+// Parse decodes and validates src as the config file at path. Relative
+// paths in it resolve against path's directory.
+func Parse(path string, src []byte) (*Config, error) {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, fmt.Errorf("config path %s: %w", path, err)
+	}
+	file, err := parser.ParseBytes(src, 0)
+	if err != nil {
+		return nil, syntaxError(path, err)
+	}
+	d := &decoder{file: path, anchors: map[string]ast.Node{}, order: map[string][]string{}}
+	c := &Config{Path: abs, Dir: filepath.Dir(abs)}
+	var root ast.Node = &ast.NullNode{}
+	if len(file.Docs) > 1 {
+		return nil, &Error{File: path, Message: "want one YAML document, found several"}
+	}
+	if len(file.Docs) == 1 && file.Docs[0].Body != nil {
+		root = file.Docs[0].Body
+	}
+	if err := d.decode(root, reflect.ValueOf(c).Elem(), ""); err != nil {
+		return nil, err
+	}
+	c.Order, c.HostOrder = d.order["services"], d.order["hosts"]
+	v := &validator{d: d, root: root}
+	c.applyDefaults()
+	v.check(c)
+	return c, v.err
+}
+
+func syntaxError(path string, err error) error {
+	type positioned interface {
+		GetMessage() string
+	}
+	var e interface {
+		positioned
+		error
+	}
+	if errors.As(err, &e) {
+		// goccy's message starts with "[line:col] message".
+		msg := e.Error()
+		line, col := 0, 0
+		if _, scanErr := fmt.Sscanf(msg, "[%d:%d]", &line, &col); scanErr == nil {
+			return &Error{File: path, Line: line, Column: col, Message: "yaml: " + e.GetMessage()}
+		}
+	}
+	return &Error{File: path, Message: "yaml: " + err.Error()}
+}
+
+func reflectValue(p any) reflect.Value { return reflect.ValueOf(p).Elem() }
+
+func (c *Config) abs(p string) string {
+	if p == "" || filepath.IsAbs(p) {
+		return p
+	}
+	return filepath.Join(c.Dir, p)
+}
+
+func (c *Config) applyDefaults() {
+	c.RunDir = c.abs(orDefault(c.RunDir, "run"))
+	c.LogDir = c.abs(orDefault(c.LogDir, "logs"))
+	c.EnvFile = c.abs(c.EnvFile)
+	if c.SSH.Parallel <= 0 {
+		c.SSH.Parallel = DefaultSSHParallel
+	}
+	if c.SSH.ConnectTimeout == 0 {
+		c.SSH.ConnectTimeout = Duration(DefaultSSHTimeout)
+	}
+	for name, s := range c.Services {
+		if s == nil {
+			s = &Service{}
+			c.Services[name] = s
+		}
+		s.Name = name
+		s.Dir = c.abs(orDefault(s.Dir, "."))
+		s.EnvFile = c.abs(s.EnvFile)
+		s.EnvCopyTo = c.abs(s.EnvCopyTo)
+		s.PidFile = c.abs(orDefault(s.PidFile, filepath.Join(c.RunDir, name+".pid")))
+		s.LogFile = c.abs(orDefault(s.LogFile, filepath.Join(c.LogDir, name+".out")))
+		if s.StopSignal == 0 {
+			s.StopSignal = Signal(15)
+		}
+		if s.StopTimeout == 0 {
+			s.StopTimeout = Duration(DefaultStopTimeout)
+		}
+		if s.StartGrace == nil {
+			g := Duration(DefaultStartGrace)
+			s.StartGrace = &g
+		}
+		if s.Ready != nil && s.Ready.Timeout == 0 {
+			s.Ready.Timeout = Duration(DefaultReadyTimeout)
+		}
+		if s.Restart == "" {
+			s.Restart = RestartNever
+		}
+		if s.LogMaxSize == nil {
+			sz := Size(DefaultLogMaxSize)
+			s.LogMaxSize = &sz
+		}
+		if s.LogMaxFiles == nil {
+			n := DefaultLogMaxFiles
+			s.LogMaxFiles = &n
+		}
+	}
+	for name, h := range c.Hosts {
+		if h == nil {
+			h = &Host{}
+			c.Hosts[name] = h
+		}
+		h.Name = name
+		if h.Address == "" {
+			h.Address = name
+		}
+	}
+}
+
+func orDefault(v, def string) string {
+	if v == "" {
+		return def
+	}
+	return v
+}
+
+// validator checks what decoding cannot: references, cycles and
+// cross-field rules. It keeps the first error, positioned at its key.
+type validator struct {
+	d    *decoder
+	root ast.Node
+	err  error
+}
+
+var serviceName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
+
+func (v *validator) fail(path, format string, args ...any) {
+	if v.err == nil {
+		v.err = v.d.errorf(v.node(path), parentPath(path), format, args...)
+	}
+}
+
+func parentPath(path string) string {
+	if i := strings.LastIndexAny(path, ".["); i >= 0 {
+		return path[:i]
+	}
+	return ""
+}
+
+// node finds the AST node for a dotted key path, for error positions.
+func (v *validator) node(path string) ast.Node {
+	n := v.root
+	for _, key := range strings.Split(path, ".") {
+		idx := -1
+		if i := strings.IndexByte(key, '['); i >= 0 {
+			fmt.Sscanf(key[i:], "[%d]", &idx)
+			key = key[:i]
+		}
+		m, ok := v.d.resolve(n).(*ast.MappingNode)
+		if !ok {
+			return n
+		}
+		found := false
+		for _, p := range m.Values {
+			if p.Key.GetToken().Value == key {
+				n, found = p.Value, true
+				if idx < 0 {
+					n = p.Key
+				}
+				break
+			}
+		}
+		if !found {
+			return n
+		}
+		if seq, ok := v.d.resolve(n).(*ast.SequenceNode); ok && idx >= 0 && idx < len(seq.Values) {
+			n = seq.Values[idx]
+		}
+	}
+	return n
+}
+
+func (v *validator) check(c *Config) {
+	if len(c.Services) == 0 {
+		v.fail("services", "no services defined")
+	}
+	for _, name := range c.Order {
+		v.checkService(c, c.Services[name])
+	}
+	if cycle := c.findCycle(); cycle != nil {
+		v.fail("services."+cycle[0]+".depends_on", "dependency cycle: %s", strings.Join(cycle, " -> "))
+	}
+	for _, name := range c.HostOrder {
+		h := c.Hosts[name]
+		for i, s := range h.Services {
+			if _, ok := c.Services[s]; !ok {
+				v.fail(fmt.Sprintf("hosts.%s.services[%d]", name, i), "unknown service %q", s)
+			}
+		}
+	}
+}
+
+func (v *validator) checkService(c *Config, s *Service) {
+	at := "services." + s.Name
+	if !serviceName.MatchString(s.Name) {
+		v.fail(at, "bad service name %q (letters, digits, '.', '_', '-')", s.Name)
+	}
+	if s.Command.Argv == nil {
+		v.fail(at, "missing key \"command\"")
+	}
+	for i, dep := range s.DependsOn {
+		if _, ok := c.Services[dep]; !ok {
+			v.fail(fmt.Sprintf("%s.depends_on[%d]", at, i), "unknown service %q in depends_on", dep)
+		} else if dep == s.Name {
+			v.fail(fmt.Sprintf("%s.depends_on[%d]", at, i), "service depends on itself")
+		}
+	}
+	if *s.LogMaxFiles < 0 {
+		v.fail(at+".log_max_files", "must not be negative")
+	}
+	if s.Ready != nil {
+		v.checkReady(at+".ready", s.Ready)
+	}
+}
+
+func (v *validator) checkReady(at string, r *Ready) {
+	var kinds []string
+	for kind, set := range map[string]bool{"tcp": r.TCP != "", "http": r.HTTP != "", "exec": len(r.Exec) > 0, "log": r.Log != ""} {
+		if set {
+			kinds = append(kinds, kind)
+		}
+	}
+	switch {
+	case len(kinds) == 0:
+		v.fail(at, "no probe: set one of tcp, http, exec, log")
+	case len(kinds) > 1:
+		v.fail(at, "more than one probe kind (%s): set exactly one", strings.Join(sortedCopy(kinds), ", "))
+	}
+	if r.Log != "" {
+		re, err := regexp.Compile(r.Log)
+		if err != nil {
+			v.fail(at+".log", "bad regular expression: %v", err)
+		}
+		r.LogPattern = re
+	}
+	if r.HTTP != "" && !strings.HasPrefix(r.HTTP, "http://") && !strings.HasPrefix(r.HTTP, "https://") {
+		v.fail(at+".http", "want an http:// or https:// URL, got %q", r.HTTP)
+	}
+}

@@ -1,0 +1,291 @@
+package config
+
+import (
+	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/goccy/go-yaml/ast"
+	"golang.org/x/sys/unix"
+)
+
+// Config is a whole daemonctl.yaml, with defaults applied and every
+// relative path made absolute against the config file's directory.
+type Config struct {
+	Path     string              `yaml:"-"` // absolute path of the config file
+	Dir      string              `yaml:"-"` // its directory
+	RunDir   string              `yaml:"run_dir"`
+	LogDir   string              `yaml:"log_dir"`
+	EnvFile  string              `yaml:"env_file"`
+	Env      Vars                `yaml:"env"`
+	Services map[string]*Service `yaml:"services"`
+	Hosts    map[string]*Host    `yaml:"hosts"`
+	SSH      SSH                 `yaml:"ssh"`
+
+	// Order lists the services in the order the file declares them.
+	Order []string `yaml:"-"`
+	// HostOrder lists the hosts in the order the file declares them.
+	HostOrder []string `yaml:"-"`
+}
+
+// Service is one server that daemonctl starts, stops and watches.
+type Service struct {
+	Name        string        `yaml:"-"`
+	Command     Command       `yaml:"command"`
+	Dir         string        `yaml:"dir"`
+	EnvFile     string        `yaml:"env_file"`
+	Env         Vars          `yaml:"env"`
+	EnvCopyTo   string        `yaml:"env_copy_to"`
+	PidFile     string        `yaml:"pid_file"`
+	LogFile     string        `yaml:"log_file"`
+	StopSignal  Signal        `yaml:"stop_signal"`
+	StopTimeout Duration      `yaml:"stop_timeout"`
+	StartGrace  *Duration     `yaml:"start_grace"`
+	DependsOn   []string      `yaml:"depends_on"`
+	Ready       *Ready        `yaml:"ready"`
+	Restart     RestartPolicy `yaml:"restart"`
+	LogMaxSize  *Size         `yaml:"log_max_size"`
+	LogMaxFiles *int          `yaml:"log_max_files"`
+}
+
+// Ready is a readiness probe: exactly one of TCP, HTTP, Exec or Log.
+type Ready struct {
+	TCP     string   `yaml:"tcp"`
+	HTTP    string   `yaml:"http"`
+	Exec    []string `yaml:"exec"`
+	Log     string   `yaml:"log"`
+	Timeout Duration `yaml:"timeout"`
+
+	// LogPattern is Log compiled.
+	LogPattern *regexp.Regexp `yaml:"-"`
+}
+
+// Kind names the probe: "tcp", "http", "exec" or "log".
+func (r *Ready) Kind() string {
+	switch {
+	case r.TCP != "":
+		return "tcp"
+	case r.HTTP != "":
+		return "http"
+	case len(r.Exec) > 0:
+		return "exec"
+	case r.Log != "":
+		return "log"
+	}
+	return ""
+}
+
+// Target is what the probe looks at: an address, URL, command or pattern.
+func (r *Ready) Target() string {
+	switch r.Kind() {
+	case "tcp":
+		return r.TCP
+	case "http":
+		return r.HTTP
+	case "exec":
+		return strings.Join(r.Exec, " ")
+	}
+	return r.Log
+}
+
+// Host is a machine that `cluster` commands reach over OpenSSH.
+type Host struct {
+	Name        string   `yaml:"-"`
+	Address     string   `yaml:"address"`
+	Port        int      `yaml:"port"`
+	User        string   `yaml:"user"`
+	Services    []string `yaml:"services"`
+	InstallPath string   `yaml:"install_path"`
+	Binary      string   `yaml:"binary"`
+	Config      string   `yaml:"config"`
+}
+
+// SSH holds the settings shared by every ssh connection.
+type SSH struct {
+	Parallel       int      `yaml:"parallel"`
+	ConnectTimeout Duration `yaml:"connect_timeout"`
+	Options        []string `yaml:"options"`
+}
+
+// Var is one environment variable assignment from the config.
+type Var struct {
+	Key, Value string
+}
+
+// Vars is an ordered list of assignments: later values may refer to
+// earlier ones, so the file's order is kept.
+type Vars []Var
+
+func (vs *Vars) decodeNode(d *decoder, n ast.Node, path string) error {
+	pairs, err := d.mapping(n, path)
+	if err != nil {
+		return err
+	}
+	for _, p := range pairs {
+		key := p.Key.GetToken().Value
+		if !validEnvName(key) {
+			return d.errorf(p.Key, path, "invalid variable name %q", key)
+		}
+		var value string
+		if err := d.decode(p.Value, reflectValue(&value), join(path, key)); err != nil {
+			return err
+		}
+		*vs = append(*vs, Var{key, value})
+	}
+	return nil
+}
+
+func validEnvName(s string) bool {
+	if s == "" || (s[0] >= '0' && s[0] <= '9') {
+		return false
+	}
+	for _, r := range s {
+		if !(r == '_' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9') {
+			return false
+		}
+	}
+	return true
+}
+
+// Command is how a service is run: an argv list run directly, or a string
+// run by /bin/sh -c.
+type Command struct {
+	Argv  []string
+	Shell bool // Argv is ["/bin/sh", "-c", string]
+}
+
+// String renders the command for humans.
+func (c Command) String() string {
+	if c.Shell {
+		return c.Argv[2]
+	}
+	return strings.Join(c.Argv, " ")
+}
+
+func (c *Command) decodeNode(d *decoder, n ast.Node, path string) error {
+	if _, ok := n.(*ast.SequenceNode); ok {
+		if err := d.decode(n, reflectValue(&c.Argv), path); err != nil {
+			return err
+		}
+		if len(c.Argv) == 0 || c.Argv[0] == "" {
+			return d.errorf(n, path, "empty command")
+		}
+		return nil
+	}
+	s, err := d.scalar(n, path)
+	if err != nil {
+		return d.errorf(n, path, "want a list of arguments or a shell command string, got %s", kindName(n))
+	}
+	if s == nil || strings.TrimSpace(*s) == "" {
+		return d.errorf(n, path, "empty command")
+	}
+	c.Argv, c.Shell = []string{"/bin/sh", "-c", *s}, true
+	return nil
+}
+
+// Duration is a time.Duration written as "30s", "1m30s" or "500ms".
+type Duration time.Duration
+
+func (du *Duration) decodeScalar(s string) error {
+	v, err := time.ParseDuration(s)
+	if err != nil {
+		return fmt.Errorf("bad duration %q (want e.g. 30s, 1m, 500ms)", s)
+	}
+	if v < 0 {
+		return fmt.Errorf("bad duration %q: negative", s)
+	}
+	*du = Duration(v)
+	return nil
+}
+
+// Std returns the duration as a time.Duration.
+func (du Duration) Std() time.Duration { return time.Duration(du) }
+
+// Size is a byte count written as "100MB" or "100MiB"; units are powers of 1024.
+type Size int64
+
+func (sz *Size) decodeScalar(s string) error {
+	v, err := ParseSize(s)
+	if err != nil {
+		return err
+	}
+	*sz = Size(v)
+	return nil
+}
+
+var sizeUnits = map[string]int64{
+	"": 1, "B": 1,
+	"K": 1 << 10, "KB": 1 << 10, "KIB": 1 << 10,
+	"M": 1 << 20, "MB": 1 << 20, "MIB": 1 << 20,
+	"G": 1 << 30, "GB": 1 << 30, "GIB": 1 << 30,
+	"T": 1 << 40, "TB": 1 << 40, "TIB": 1 << 40,
+}
+
+// ParseSize reads "100MB", "1.5GiB", "512k" or "0"; units are powers of 1024.
+func ParseSize(s string) (int64, error) {
+	t := strings.TrimSpace(s)
+	i := strings.IndexFunc(t, func(r rune) bool { return !(r >= '0' && r <= '9' || r == '.') })
+	num, unit := t, ""
+	if i >= 0 {
+		num, unit = t[:i], strings.ToUpper(strings.TrimSpace(t[i:]))
+	}
+	mult, ok := sizeUnits[unit]
+	f, err := strconv.ParseFloat(num, 64)
+	if !ok || err != nil || f < 0 {
+		return 0, fmt.Errorf("bad size %q (want e.g. 100MB, 1GiB, 0)", s)
+	}
+	return int64(f * float64(mult)), nil
+}
+
+// Signal is a signal written by name ("TERM", "SIGTERM") or number.
+type Signal unix.Signal
+
+func (sg *Signal) decodeScalar(s string) error {
+	v, err := ParseSignal(s)
+	if err != nil {
+		return err
+	}
+	*sg = Signal(v)
+	return nil
+}
+
+// ParseSignal reads a signal name with or without the SIG prefix, or a number.
+func ParseSignal(s string) (unix.Signal, error) {
+	if n, err := strconv.Atoi(s); err == nil && n > 0 && n < 65 {
+		return unix.Signal(n), nil
+	}
+	name := strings.ToUpper(s)
+	if !strings.HasPrefix(name, "SIG") {
+		name = "SIG" + name
+	}
+	if sig := unix.SignalNum(name); sig != 0 {
+		return sig, nil
+	}
+	return 0, fmt.Errorf("bad signal name %q (want e.g. TERM, INT, QUIT)", s)
+}
+
+// String is the signal's short name, e.g. "TERM".
+func (sg Signal) String() string {
+	return strings.TrimPrefix(unix.SignalName(unix.Signal(sg)), "SIG")
+}
+
+// RestartPolicy says when a service that exited is started again.
+type RestartPolicy string
+
+// The restart policies.
+const (
+	RestartNever     RestartPolicy = "never"
+	RestartOnFailure RestartPolicy = "on-failure"
+	RestartAlways    RestartPolicy = "always"
+)
+
+func (p *RestartPolicy) decodeScalar(s string) error {
+	switch v := RestartPolicy(s); v {
+	case RestartNever, RestartOnFailure, RestartAlways:
+		*p = v
+		return nil
+	}
+	return fmt.Errorf("bad restart policy %q (want never, on-failure or always)", s)
+}

@@ -1,0 +1,188 @@
+package lifecycle
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"time"
+
+	"github.com/daemonctl/daemonctl/internal/config"
+	"github.com/daemonctl/daemonctl/internal/pidfile"
+	"github.com/daemonctl/daemonctl/internal/proc"
+)
+
+// State is what status reports for a service.
+type State string
+
+// The states of a service, as the contract names them.
+const (
+	Running  State = "running"  // its process runs and is ready
+	Starting State = "starting" // its process runs, readiness not seen yet
+	Stopping State = "stopping" // a stop is under way
+	Stopped  State = "stopped"  // not running, and the last word was a stop (or none)
+	Dead     State = "dead"     // it ended without a stop, or its pid file names a process that is not its own
+	Failed   State = "failed"   // start gave up on it
+	Unknown  State = "unknown"  // its state cannot be read
+)
+
+// transitions lists the phase changes the lifecycle makes; anything else
+// is a bug, refused by setPhase.
+var transitions = map[pidfile.Phase][]pidfile.Phase{
+	"":                    {pidfile.PhaseStarting, pidfile.PhaseStopped},
+	pidfile.PhaseStarting: {pidfile.PhaseRunning, pidfile.PhaseFailed, pidfile.PhaseStopping, pidfile.PhaseStarting, pidfile.PhaseStopped},
+	pidfile.PhaseRunning:  {pidfile.PhaseStopping, pidfile.PhaseStarting, pidfile.PhaseStopped},
+	pidfile.PhaseStopping: {pidfile.PhaseStopped, pidfile.PhaseStopping, pidfile.PhaseStarting},
+	pidfile.PhaseStopped:  {pidfile.PhaseStarting, pidfile.PhaseStopped},
+	pidfile.PhaseFailed:   {pidfile.PhaseStarting, pidfile.PhaseStopping, pidfile.PhaseStopped},
+}
+
+// setPhase moves st to phase, refusing a transition the lifecycle does not have.
+func setPhase(st *pidfile.State, to pidfile.Phase) error {
+	for _, ok := range transitions[st.Phase] {
+		if ok == to {
+			st.Phase = to
+			return nil
+		}
+	}
+	return fmt.Errorf("invalid state transition %q to %q", st.Phase, to)
+}
+
+// Status is one service's state, as `status` prints it.
+type Status struct {
+	Name          string           `json:"name"`
+	State         State            `json:"state"`
+	PID           *int             `json:"pid"`
+	StartedAt     *time.Time       `json:"started_at"`
+	UptimeSeconds *float64         `json:"uptime_seconds"`
+	Ready         bool             `json:"ready"`
+	Restarts      int              `json:"restarts"`
+	LastExit      *proc.ExitStatus `json:"last_exit"`
+	PidFile       string           `json:"pid_file"`
+	LogFile       string           `json:"log_file"`
+	// Detail says why a service is dead, failed or unknown.
+	Detail string `json:"detail,omitempty"`
+}
+
+// observation is what daemonctl can see of a service right now.
+type observation struct {
+	record      *pidfile.State // nil: never started by daemonctl, or record unreadable
+	leaderAlive bool
+	pidFilePID  int   // 0: no pid file
+	recordErr   error // the record cannot be read
+	pidErr      error // the pid file cannot be read
+}
+
+func (m *Manager) observe(s *config.Service) observation {
+	var o observation
+	o.record, o.recordErr = m.readState(s)
+	if o.record != nil {
+		o.leaderAlive = o.record.Leader.Alive()
+	}
+	pid, err := pidfile.ReadPID(s.PidFile)
+	switch {
+	case err == nil:
+		o.pidFilePID = pid
+	case !errors.Is(err, fs.ErrNotExist):
+		o.pidErr = err
+	}
+	return o
+}
+
+// running reports whether the recorded instance is alive and not stopped.
+func (o observation) running() bool {
+	return o.record != nil && o.leaderAlive && o.record.Phase != pidfile.PhaseStopped && o.record.Phase != pidfile.PhaseFailed
+}
+
+// state classifies an observation. This is the one place that decides
+// what a service's state is.
+func (o observation) state() (State, string) {
+	r := o.record
+	switch {
+	case o.recordErr != nil:
+		return Unknown, o.recordErr.Error()
+	case o.running():
+		switch r.Phase {
+		case pidfile.PhaseStarting:
+			return Starting, ""
+		case pidfile.PhaseStopping:
+			return Stopping, ""
+		}
+		return Running, ""
+	case r != nil && r.Phase == pidfile.PhaseFailed:
+		return Failed, failedDetail(r)
+	case r != nil && r.Phase != pidfile.PhaseStopped:
+		detail := fmt.Sprintf("pid %d ended without a stop", r.Leader.PID)
+		if r.LastExit != nil {
+			detail += " (" + r.LastExit.String() + ")"
+		}
+		return Dead, detail
+	case o.pidErr != nil:
+		return Unknown, o.pidErr.Error()
+	case o.pidFilePID != 0:
+		return Dead, fmt.Sprintf("pid file names pid %d, which is not a process daemonctl started for this service", o.pidFilePID)
+	}
+	return Stopped, ""
+}
+
+func failedDetail(r *pidfile.State) string {
+	if r.LastExit != nil {
+		return "start gave up: " + r.LastExit.String()
+	}
+	return "start gave up"
+}
+
+func (m *Manager) status(s *config.Service) Status {
+	o := m.observe(s)
+	state, detail := o.state()
+	st := Status{Name: s.Name, State: state, PidFile: s.PidFile, LogFile: s.LogFile, Detail: detail}
+	if r := o.record; r != nil {
+		st.Restarts, st.LastExit = r.Restarts, r.LastExit
+		if o.running() {
+			pid := r.Leader.PID
+			started := r.StartedAt
+			up := time.Since(started).Seconds()
+			st.PID, st.StartedAt, st.UptimeSeconds = &pid, &started, &up
+			st.Ready = r.Phase == pidfile.PhaseRunning
+		}
+	}
+	if st.PID == nil && state == Dead && o.pidFilePID != 0 {
+		pid := o.pidFilePID
+		st.PID = &pid
+	}
+	return st
+}
+
+// Status reports the named services (all when none is named).
+func (m *Manager) Status(names []string) ([]Status, error) {
+	services, err := m.cfg.Select(names)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Status, len(services))
+	for i, s := range services {
+		out[i] = m.status(s)
+	}
+	return out, nil
+}
+
+// ExitCode is the LSB status exit code for a set of services: the worst
+// wins, in the order 4 (unknown), 1 (dead or failed), 3 (stopped), 0.
+func ExitCode(statuses []Status) int {
+	rank := map[int]int{0: 0, 3: 1, 1: 2, 4: 3}
+	worst := 0
+	for _, st := range statuses {
+		code := 0
+		switch st.State {
+		case Unknown:
+			code = 4
+		case Dead, Failed:
+			code = 1
+		case Stopped:
+			code = 3
+		}
+		if rank[code] > rank[worst] {
+			worst = code
+		}
+	}
+	return worst
+}

@@ -1,0 +1,147 @@
+package lifecycle
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/daemonctl/daemonctl/internal/config"
+	"github.com/daemonctl/daemonctl/internal/pidfile"
+)
+
+// StopOptions tune a stop.
+type StopOptions struct {
+	// Timeout overrides each service's stop_timeout when non-zero.
+	Timeout time.Duration
+}
+
+// Stop stops the named services (all when none is named), each only after
+// every service that depends on it has stopped; independent services stop
+// in parallel.
+func (m *Manager) Stop(ctx context.Context, names []string, opts StopOptions) error {
+	services, err := m.cfg.Select(names)
+	if err != nil {
+		return err
+	}
+	return inOrder(ctx, services, m.dependents, func(ctx context.Context, s *config.Service) error {
+		return m.stopOne(ctx, s, opts)
+	})
+}
+
+// stopOne signals the service's whole process tree, waits until it is
+// gone (SIGKILL after the grace period), and records that it was stopped.
+func (m *Manager) stopOne(ctx context.Context, s *config.Service, opts StopOptions) error {
+	l, err := m.lock(ctx, s)
+	if err != nil {
+		return &ServiceError{Service: s.Name, Err: err}
+	}
+	defer l.Release()
+	o := m.observe(s)
+	if o.recordErr != nil {
+		return &ServiceError{Service: s.Name, Err: unreadableRecord(o.recordErr)}
+	}
+	st := o.record
+	if st == nil || st.Phase == pidfile.PhaseStopped {
+		return m.clearStale(s, o)
+	}
+	members, err := st.Tree().Members()
+	if err != nil {
+		return &ServiceError{Service: s.Name, Err: err}
+	}
+	if len(members) == 0 {
+		if err := m.markStopped(s, st); err != nil {
+			return &ServiceError{Service: s.Name, Err: err}
+		}
+		return m.clearStale(s, o)
+	}
+	if err := setPhase(st, pidfile.PhaseStopping); err != nil {
+		return &ServiceError{Service: s.Name, Err: err}
+	}
+	if err := m.writeState(s, st); err != nil {
+		return &ServiceError{Service: s.Name, Err: err}
+	}
+	grace := s.StopTimeout.Std()
+	if opts.Timeout > 0 {
+		grace = opts.Timeout
+	}
+	began := time.Now()
+	res, err := st.Tree().Stop(ctx, unix.Signal(s.StopSignal), grace, killWait)
+	if err != nil {
+		return &ServiceError{Service: s.Name, Err: fmt.Errorf("unable to stop: %w", err)}
+	}
+	if err := m.markStopped(s, st); err != nil {
+		return &ServiceError{Service: s.Name, Err: err}
+	}
+	took := time.Since(began).Round(time.Millisecond)
+	if res.Killed {
+		m.printf("%s stopped (pid %d): still running after %s, killed", s.Name, st.Leader.PID, grace)
+	} else {
+		m.printf("%s stopped (pid %d, %s)", s.Name, st.Leader.PID, took)
+	}
+	return nil
+}
+
+// markStopped records the stop and removes the pid file if it still names
+// this instance.
+func (m *Manager) markStopped(s *config.Service, st *pidfile.State) error {
+	if err := pidfile.RemovePIDIf(s.PidFile, st.Leader.PID); err != nil {
+		return fmt.Errorf("remove pid file: %w", err)
+	}
+	if err := setPhase(st, pidfile.PhaseStopped); err != nil {
+		return err
+	}
+	t := now()
+	st.StoppedAt = &t
+	return m.writeState(s, st)
+}
+
+// clearStale handles a service with nothing to stop: a pid file that names
+// a process daemonctl did not start (or garbage) is removed so the service
+// reads stopped, and that process is left alone.
+func (m *Manager) clearStale(s *config.Service, o observation) error {
+	ownPID := 0
+	if o.record != nil {
+		ownPID = o.record.Leader.PID
+	}
+	if (o.pidFilePID != 0 && o.pidFilePID != ownPID) || o.pidErr != nil {
+		if err := os.Remove(s.PidFile); err != nil && !os.IsNotExist(err) {
+			return &ServiceError{Service: s.Name, Err: fmt.Errorf("remove stale pid file: %w", err)}
+		}
+		if o.pidErr != nil {
+			m.printf("%s is not running (removed unreadable pid file %s)", s.Name, s.PidFile)
+		} else {
+			m.printf("%s is not running (removed stale pid file naming pid %d, which was left alone)", s.Name, o.pidFilePID)
+		}
+		return nil
+	}
+	m.printf("%s is not running", s.Name)
+	return nil
+}
+
+// Restart stops the named services (all when none is named) and starts
+// them again. With rolling, it restarts them one at a time in dependency
+// order, each running and ready before the next is stopped.
+func (m *Manager) Restart(ctx context.Context, names []string, rolling bool) error {
+	services, err := m.cfg.Select(names)
+	if err != nil {
+		return err
+	}
+	if !rolling {
+		if err := m.Stop(ctx, names, StopOptions{}); err != nil {
+			return err
+		}
+		return m.Start(ctx, names)
+	}
+	for _, s := range topoOrder(services) {
+		if err := m.stopOne(ctx, s, StopOptions{}); err != nil {
+			return err
+		}
+		if err := inOrder(ctx, m.cfg.WithDependencies([]*config.Service{s}), dependencies, m.startOne); err != nil {
+			return err
+		}
+	}
+	return nil
+}

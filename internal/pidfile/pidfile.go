@@ -1,0 +1,125 @@
+// Package pidfile owns the files that record what runs: pid files (the
+// format other tools read), daemonctl's own state records, and the
+// per-service locks that serialise commands. Every write is atomic (a
+// temporary file renamed into place), so a crash at any moment leaves
+// either the old content or the new one; no path is ever followed through
+// a symbolic link.
+package pidfile
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"golang.org/x/sys/unix"
+)
+
+// ErrCorrupt marks a pid or state file whose content cannot be read.
+var ErrCorrupt = errors.New("corrupt")
+
+// WriteAtomic replaces path with data: it writes a temporary file in the
+// same directory, syncs it, and renames it over path. rename(2) replaces
+// a symbolic link at path rather than writing through it.
+func WriteAtomic(path string, data []byte, perm os.FileMode) error {
+	dir := filepath.Dir(path)
+	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name()) // no-op after a successful rename
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Chmod(perm); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return err
+	}
+	return syncDir(dir)
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil && !errors.Is(err, unix.EINVAL) {
+		return err
+	}
+	return nil
+}
+
+// ReadNoFollow reads a small file, refusing a symbolic link at path.
+func ReadNoFollow(path string) ([]byte, error) {
+	f, err := os.OpenFile(path, os.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK, 0)
+	if err != nil {
+		if errors.Is(err, unix.ELOOP) {
+			return nil, fmt.Errorf("%s is a symbolic link: refused", path)
+		}
+		return nil, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s is not a regular file: refused", path)
+	}
+	return io.ReadAll(io.LimitReader(f, 1<<20))
+}
+
+// WritePID writes pid to the pid file at path.
+func WritePID(path string, pid int) error {
+	return WriteAtomic(path, []byte(strconv.Itoa(pid)+"\n"), 0o644)
+}
+
+// ReadPID reads the pid file at path. A missing file returns an error
+// satisfying errors.Is(err, fs.ErrNotExist); garbage returns ErrCorrupt.
+func ReadPID(path string) (int, error) {
+	b, err := ReadNoFollow(path)
+	if err != nil {
+		return 0, err
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(bytes.SplitN(b, []byte("\n"), 2)[0])))
+	if err != nil || pid <= 0 {
+		return 0, fmt.Errorf("pid file %s: %w: %q", path, ErrCorrupt, truncate(string(b), 40))
+	}
+	return pid, nil
+}
+
+// RemovePIDIf removes the pid file at path only if it still names pid, so
+// that a newer instance's pid file is never removed.
+func RemovePIDIf(path string, pid int) error {
+	got, err := ReadPID(path)
+	if err != nil || got != pid {
+		return nil
+	}
+	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	return nil
+}
+
+func truncate(s string, n int) string {
+	if len(s) > n {
+		return s[:n] + "…"
+	}
+	return s
+}

@@ -1,0 +1,71 @@
+package pidfile
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/daemonctl/daemonctl/internal/proc"
+)
+
+// Phase is what the last command did to a service.
+type Phase string
+
+// The phases a state record can be in.
+const (
+	PhaseStarting Phase = "starting" // launched, readiness not yet seen
+	PhaseRunning  Phase = "running"  // launched and ready
+	PhaseStopping Phase = "stopping" // stop requested, tree being signalled
+	PhaseStopped  Phase = "stopped"  // stopped by a stop command
+	PhaseFailed   Phase = "failed"   // start gave up: died or never ready
+)
+
+// State is daemonctl's record of one service instance: which process it
+// is, how it was started and what happened to it last.
+type State struct {
+	Service   string        `json:"service"`
+	Phase     Phase         `json:"phase"`
+	Leader    proc.Identity `json:"leader"`
+	Token     string        `json:"token"`
+	PidFile   string        `json:"pid_file"`
+	LogFile   string        `json:"log_file"`
+	StartedAt time.Time     `json:"started_at"`
+	ReadyAt   *time.Time    `json:"ready_at,omitempty"`
+	StoppedAt *time.Time    `json:"stopped_at,omitempty"`
+	// LogOffset is the size of the log when this instance started; log
+	// probes and crash reports read from there.
+	LogOffset int64            `json:"log_offset"`
+	Restarts  int              `json:"restarts"`
+	LastExit  *proc.ExitStatus `json:"last_exit"`
+}
+
+// Tree returns the process tree of the instance.
+func (s *State) Tree() proc.Tree { return proc.Tree{Leader: s.Leader, Token: s.Token} }
+
+// ReadState reads the state record at path. A missing record returns
+// (nil, nil); one that cannot be parsed returns ErrCorrupt.
+func ReadState(path string) (*State, error) {
+	b, err := ReadNoFollow(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var s State
+	if err := json.Unmarshal(b, &s); err != nil {
+		return nil, fmt.Errorf("state file %s: %w: %v", path, ErrCorrupt, err)
+	}
+	return &s, nil
+}
+
+// WriteState records s at path atomically.
+func WriteState(path string, s *State) error {
+	b, err := json.MarshalIndent(s, "", "  ")
+	if err != nil {
+		return err
+	}
+	return WriteAtomic(path, append(b, '\n'), 0o644)
+}

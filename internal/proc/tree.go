@@ -1,0 +1,146 @@
+package proc
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"strconv"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// TokenVar is the environment variable that marks every process of one
+// service instance, like systemd's INVOCATION_ID. Children inherit it, so
+// a process that left the process group (setsid, a double fork) is still
+// found.
+const TokenVar = "DAEMONCTL_INVOCATION_ID"
+
+// A Tree is the set of processes one service instance consists of: the
+// leader daemonctl launched in a new session, everything in its process
+// group while the leader lives, and every younger process that carries the
+// instance's token in its environment.
+type Tree struct {
+	Leader Identity
+	Token  string
+}
+
+// Members returns the live processes of the tree. A process is only ever
+// counted if it started no earlier than the leader, so an unrelated
+// process that inherited a reused pid or process group id is never one.
+func (t Tree) Members() ([]Identity, error) {
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return nil, fmt.Errorf("list processes: %w", err)
+	}
+	leaderAlive := t.Leader.Alive()
+	self := os.Getpid()
+	var out []Identity
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil || pid == self {
+			continue
+		}
+		info, err := Inspect(pid)
+		if err != nil || info.Zombie || info.StartTicks < t.Leader.StartTicks || info.BootID != t.Leader.BootID {
+			continue
+		}
+		inGroup := leaderAlive && info.PGID == t.Leader.PID
+		if inGroup || (t.Token != "" && hasToken(pid, t.Token)) {
+			out = append(out, info.Identity)
+		}
+	}
+	return out, nil
+}
+
+func hasToken(pid int, token string) bool {
+	env, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/environ")
+	if err != nil {
+		return false
+	}
+	want := []byte(TokenVar + "=" + token)
+	for kv := range bytes.SplitSeq(env, []byte{0}) {
+		if bytes.Equal(kv, want) {
+			return true
+		}
+	}
+	return false
+}
+
+// StopResult says how a tree ended.
+type StopResult struct {
+	Signalled int  // processes that got the stop signal
+	Killed    bool // the grace period ran out and SIGKILL was sent
+}
+
+// ErrUnkillable is returned when processes outlive SIGKILL (stuck in the
+// kernel, for instance in uninterruptible disk sleep).
+type ErrUnkillable struct{ PIDs []int }
+
+func (e *ErrUnkillable) Error() string {
+	return fmt.Sprintf("processes %v still alive after SIGKILL", e.PIDs)
+}
+
+// Stop sends sig to every process of the tree and returns as soon as all
+// are gone. Processes that remain after grace get SIGKILL; if any outlive
+// that by killWait, Stop returns *ErrUnkillable.
+func (t Tree) Stop(ctx context.Context, sig unix.Signal, grace, killWait time.Duration) (StopResult, error) {
+	var res StopResult
+	graceCtx, cancel := context.WithTimeout(ctx, grace)
+	defer cancel()
+	n, err := t.signalUntilGone(graceCtx, sig)
+	res.Signalled = n
+	if err == nil || ctx.Err() != nil {
+		return res, err
+	}
+	res.Killed = true
+	killCtx, cancelKill := context.WithTimeout(ctx, killWait)
+	defer cancelKill()
+	if _, err := t.signalUntilGone(killCtx, unix.SIGKILL); err != nil {
+		left, _ := t.Members()
+		pids := make([]int, len(left))
+		for i, id := range left {
+			pids[i] = id.PID
+		}
+		if len(pids) == 0 {
+			return res, nil
+		}
+		return res, &ErrUnkillable{PIDs: pids}
+	}
+	return res, nil
+}
+
+// signalUntilGone signals each member once, waits for all of them, and
+// looks again for members that appeared meanwhile (forked late), until
+// none is left or ctx ends.
+func (t Tree) signalUntilGone(ctx context.Context, sig unix.Signal) (int, error) {
+	signalled := map[Identity]bool{}
+	for {
+		members, err := t.Members()
+		if err != nil {
+			return len(signalled), err
+		}
+		if len(members) == 0 {
+			return len(signalled), nil
+		}
+		var handles []*Handle
+		for _, id := range members {
+			h, err := Open(id)
+			if err != nil {
+				continue // gone already
+			}
+			defer h.Close()
+			if !signalled[id] {
+				if err := h.Signal(sig); err != nil {
+					return len(signalled), fmt.Errorf("signal %s to pid %d: %w", unix.SignalName(sig), id.PID, err)
+				}
+				signalled[id] = true
+			}
+			handles = append(handles, h)
+		}
+		if err := WaitAll(ctx, handles); err != nil {
+			return len(signalled), err
+		}
+	}
+}
