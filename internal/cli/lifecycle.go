@@ -11,13 +11,6 @@ import (
 	"github.com/daemonctl/daemonctl/internal/lifecycle"
 )
 
-func isUsage(err error) bool {
-	var u usageError
-	return errors.As(err, &u)
-}
-
-type usageError struct{ error }
-
 // reportFailures prints each failed service with the end of its log and
 // returns a silent exit 1, or err unchanged if it is not a set of failures.
 func reportFailures(w io.Writer, err error) error {

@@ -139,12 +139,12 @@ func exitCode(err error, stderr io.Writer) int {
 		}
 		return ee.Code
 	}
-	var unknown *config.UnknownServiceError
 	fmt.Fprintln(stderr, "daemonctl:", err)
-	if errors.As(err, &unknown) {
-		return ExitUsage
-	}
-	if isUsage(err) {
+	var (
+		unknown *config.UnknownServiceError
+		envErr  *lifecycle.EnvError
+	)
+	if errors.As(err, &unknown) || errors.As(err, &envErr) {
 		return ExitUsage
 	}
 	return ExitFailed

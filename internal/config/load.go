@@ -201,7 +201,9 @@ func parentPath(path string) string {
 // node finds the AST node for a dotted key path, for error positions.
 func (v *validator) node(path string) ast.Node {
 	n := v.root
-	for _, key := range strings.Split(path, ".") {
+	keys := strings.Split(path, ".")
+	for i, key := range keys {
+		last := i == len(keys)-1
 		idx := -1
 		if i := strings.IndexByte(key, '['); i >= 0 {
 			fmt.Sscanf(key[i:], "[%d]", &idx)
@@ -215,7 +217,7 @@ func (v *validator) node(path string) ast.Node {
 		for _, p := range m.Values {
 			if p.Key.GetToken().Value == key {
 				n, found = p.Value, true
-				if idx < 0 {
+				if last && idx < 0 {
 					n = p.Key
 				}
 				break

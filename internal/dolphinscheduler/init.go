@@ -81,7 +81,7 @@ func Inspect(home, hostname string) (*Install, error) {
 	} else if !errors.Is(err, os.ErrNotExist) {
 		return nil, err
 	}
-	hosts, err := readInstallEnv(filepath.Join(home, InstallEnvFile))
+	hosts, err := readInstallEnv(filepath.Join(home, InstallEnvFile), in.Servers)
 	if err != nil {
 		return nil, err
 	}
@@ -158,8 +158,8 @@ func findZkServer(env *envfile.Env) string {
 
 // readInstallEnv reads the hosts of install_env.sh: ips, sshPort,
 // deployUser, installPath, and which hosts run masters, workers (host:group),
-// alertServer and apiServers.
-func readInstallEnv(path string) ([]Host, error) {
+// alertServer and apiServers. Only servers that are installed are listed.
+func readInstallEnv(path string, installed []Server) ([]Host, error) {
 	env := &envfile.Env{}
 	if err := env.LoadFile(path); err != nil {
 		if errors.Is(err, os.ErrNotExist) {
@@ -179,7 +179,7 @@ func readInstallEnv(path string) ([]Host, error) {
 	var hosts []Host
 	for _, ip := range splitList(get("ips")) {
 		var services []string
-		for _, s := range Servers { // keep start order
+		for _, s := range installed { // keep start order
 			for _, r := range roles[ip] {
 				if r == s.Name {
 					services = append(services, r)

@@ -29,7 +29,33 @@ func (m *Manager) Start(ctx context.Context, names []string) error {
 	if err != nil {
 		return err
 	}
-	return inOrder(ctx, m.cfg.WithDependencies(services), dependencies, m.startOne)
+	set := m.cfg.WithDependencies(services)
+	if err := m.checkEnvs(set); err != nil {
+		return err
+	}
+	return inOrder(ctx, set, dependencies, m.startOne)
+}
+
+// EnvError is a service whose environment cannot be resolved: an env file
+// that is missing, malformed or tries to run a command. It is a config
+// error, found before anything starts.
+type EnvError struct {
+	Service string
+	Err     error
+}
+
+func (e *EnvError) Error() string { return e.Service + ": " + e.Err.Error() }
+func (e *EnvError) Unwrap() error { return e.Err }
+
+// checkEnvs resolves every service's environment up front, so that a bad
+// env file stops the command before any service is started.
+func (m *Manager) checkEnvs(set []*config.Service) error {
+	for _, s := range set {
+		if _, err := m.Env(s); err != nil {
+			return &EnvError{Service: s.Name, Err: err}
+		}
+	}
+	return nil
 }
 
 // startOne brings one service to running and ready.

@@ -139,7 +139,7 @@ func (m *Manager) Restart(ctx context.Context, names []string, rolling bool) err
 		if err := m.stopOne(ctx, s, StopOptions{}); err != nil {
 			return err
 		}
-		if err := inOrder(ctx, m.cfg.WithDependencies([]*config.Service{s}), dependencies, m.startOne); err != nil {
+		if err := m.Start(ctx, []string{s.Name}); err != nil {
 			return err
 		}
 	}

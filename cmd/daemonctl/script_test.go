@@ -1,0 +1,230 @@
+package main
+
+import (
+	"bytes"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/rogpeppe/go-internal/testscript"
+
+	"github.com/daemonctl/daemonctl/internal/cli"
+	"github.com/daemonctl/daemonctl/internal/proc"
+)
+
+func TestMain(m *testing.M) {
+	testscript.Main(m, map[string]func(){
+		"daemonctl": func() {
+			os.Exit(cli.Main(os.Args[1:], cli.IO{In: os.Stdin, Out: os.Stdout, Err: os.Stderr, Environ: os.Environ()}))
+		},
+		"testserver": testserverMain,
+	})
+}
+
+// tagVar marks every process a scenario starts, so that the scenario's
+// cleanup finds and kills whatever it left, however it was started.
+const tagVar = "DAEMONCTL_TEST_TAG"
+
+func TestScripts(t *testing.T) {
+	testscript.Run(t, testscript.Params{
+		Dir:                 "testdata/script",
+		RequireExplicitExec: true,
+		Setup:               setup,
+		Cmds: map[string]func(*testscript.TestScript, bool, []string){
+			"spawn":        cmdSpawn,
+			"alive":        cmdAlive,
+			"signal":       cmdSignal,
+			"concurrently": cmdConcurrently,
+			"lines":        cmdLines,
+			"waitfile":     cmdWaitFile,
+			"subst":        cmdSubst,
+		},
+	})
+}
+
+func setup(env *testscript.Env) error {
+	tag := randomHex()
+	env.Setenv(tagVar, tag)
+	for i := 1; i <= 4; i++ {
+		port, err := freePort()
+		if err != nil {
+			return err
+		}
+		env.Setenv(fmt.Sprintf("PORT%d", i), strconv.Itoa(port))
+	}
+	if _, err := exec.LookPath("redis-server"); err == nil {
+		env.Setenv("HAVE_REDIS", "1")
+	}
+	env.Defer(func() { killTagged(tag) })
+	return nil
+}
+
+func randomHex() string {
+	b := make([]byte, 8)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// killTagged SIGKILLs every process whose environment carries the
+// scenario's tag, until none is left.
+func killTagged(tag string) {
+	want := []byte(tagVar + "=" + tag + "\x00")
+	for range 50 {
+		found := false
+		entries, _ := os.ReadDir("/proc")
+		for _, e := range entries {
+			pid, err := strconv.Atoi(e.Name())
+			if err != nil || pid == os.Getpid() {
+				continue
+			}
+			env, err := os.ReadFile("/proc/" + e.Name() + "/environ")
+			if err != nil || !bytes.Contains(env, want) {
+				continue
+			}
+			if info, err := proc.Inspect(pid); err == nil && !info.Zombie {
+				syscall.Kill(pid, syscall.SIGKILL)
+				found = true
+			}
+		}
+		if !found {
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func readPID(ts *testscript.TestScript, file string) int {
+	pid, err := strconv.Atoi(strings.TrimSpace(ts.ReadFile(file)))
+	if err != nil {
+		ts.Fatalf("%s: no pid: %v", file, err)
+	}
+	return pid
+}
+
+// spawn PIDFILE CMD [ARGS...]: start a process that daemonctl knows nothing
+// about, in its own session, and write its pid to PIDFILE.
+func cmdSpawn(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) < 2 {
+		ts.Fatalf("usage: spawn PIDFILE CMD [ARGS...]")
+	}
+	cmd := exec.Command(args[1], args[2:]...)
+	cmd.Dir = ts.Getenv("WORK")
+	cmd.Env = scriptEnv(ts)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	ts.Check(cmd.Start())
+	go cmd.Wait() // reap it when it ends
+	ts.Check(os.WriteFile(ts.MkAbs(args[0]), []byte(strconv.Itoa(cmd.Process.Pid)+"\n"), 0o644))
+}
+
+// alive PIDFILE: the process named in PIDFILE runs (and is not a zombie).
+func cmdAlive(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 1 {
+		ts.Fatalf("usage: alive PIDFILE")
+	}
+	pid := readPID(ts, args[0])
+	info, err := proc.Inspect(pid)
+	alive := err == nil && !info.Zombie
+	if alive == neg {
+		ts.Fatalf("pid %d alive: %v", pid, alive)
+	}
+}
+
+// signal SIG PIDFILE: send a signal (e.g. KILL) to the process in PIDFILE.
+func cmdSignal(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: signal SIG PIDFILE")
+	}
+	sig := map[string]syscall.Signal{"KILL": syscall.SIGKILL, "TERM": syscall.SIGTERM, "STOP": syscall.SIGSTOP}[args[0]]
+	ts.Check(syscall.Kill(readPID(ts, args[1]), sig))
+}
+
+// concurrently N CMD [ARGS...]: run N copies at once; all must exit 0.
+func cmdConcurrently(ts *testscript.TestScript, neg bool, args []string) {
+	n, err := strconv.Atoi(args[0])
+	if neg || err != nil || len(args) < 2 {
+		ts.Fatalf("usage: concurrently N CMD [ARGS...]")
+	}
+	path, err := exec.LookPath(args[1])
+	if err != nil {
+		path = filepath.Join(ts.Getenv("WORK"), args[1])
+	}
+	var wg sync.WaitGroup
+	errs := make([]error, n)
+	outs := make([][]byte, n)
+	for i := range n {
+		wg.Go(func() {
+			cmd := exec.Command(path, args[2:]...)
+			cmd.Dir = ts.Getenv("WORK")
+			cmd.Env = scriptEnv(ts)
+			outs[i], errs[i] = cmd.CombinedOutput()
+		})
+	}
+	wg.Wait()
+	for i, err := range errs {
+		fmt.Fprintf(ts.Stdout(), "%s", outs[i])
+		if err != nil {
+			ts.Fatalf("copy %d: %v", i, err)
+		}
+	}
+}
+
+// scriptEnv is the environment a script's own commands run with.
+func scriptEnv(ts *testscript.TestScript) []string {
+	env := os.Environ()
+	for _, k := range []string{"PATH", "WORK", "HOME", "TMPDIR", "DAEMONCTL_CONFIG", tagVar, "PORT1", "PORT2", "PORT3", "PORT4"} {
+		env = append(env, k+"="+ts.Getenv(k))
+	}
+	return env
+}
+
+// lines FILE N: FILE has exactly N lines.
+func cmdLines(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 2 {
+		ts.Fatalf("usage: lines FILE N")
+	}
+	want, _ := strconv.Atoi(args[1])
+	got := strings.Count(ts.ReadFile(args[0]), "\n")
+	if (got == want) == neg {
+		ts.Fatalf("%s has %d lines, want %d", args[0], got, want)
+	}
+}
+
+// waitfile FILE: wait (up to 30s) until FILE exists.
+func cmdWaitFile(ts *testscript.TestScript, neg bool, args []string) {
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		if _, err := os.Stat(ts.MkAbs(args[0])); err == nil {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	ts.Fatalf("%s did not appear", args[0])
+}
+
+// subst FILE...: replace ${VAR} in each file with the script's VAR, so
+// that configs can use the ports a scenario was given.
+func cmdSubst(ts *testscript.TestScript, neg bool, args []string) {
+	for _, f := range args {
+		text := os.Expand(ts.ReadFile(f), ts.Getenv)
+		ts.Check(os.WriteFile(ts.MkAbs(f), []byte(text), 0o644))
+	}
+}
