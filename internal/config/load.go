@@ -185,29 +185,29 @@ type validator struct {
 
 var serviceName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
 
-func (v *validator) fail(path, format string, args ...any) {
-	if v.err == nil {
-		v.err = v.d.errorf(v.node(path), parentPath(path), format, args...)
+func (v *validator) fail(at []string, format string, args ...any) {
+	if v.err != nil {
+		return
 	}
+	// The path names what holds the culprit: the mapping that has the
+	// key, or the list that has the item.
+	parent := at[:len(at)-1]
+	if list, _, isItem := strings.Cut(at[len(at)-1], "["); isItem {
+		parent = append(parent[:len(parent):len(parent)], list)
+	}
+	v.err = v.d.errorf(v.node(at), strings.Join(parent, "."), format, args...)
 }
 
-func parentPath(path string) string {
-	if i := strings.LastIndexAny(path, ".["); i >= 0 {
-		return path[:i]
-	}
-	return ""
-}
-
-// node finds the AST node for a dotted key path, for error positions.
-func (v *validator) node(path string) ast.Node {
+// node finds the AST node at a key path ("depends_on[1]" indexes a
+// list), for error positions: the last key itself, or the list item.
+func (v *validator) node(at []string) ast.Node {
 	n := v.root
-	keys := strings.Split(path, ".")
-	for i, key := range keys {
-		last := i == len(keys)-1
+	for i, key := range at {
+		last := i == len(at)-1
 		idx := -1
-		if i := strings.IndexByte(key, '['); i >= 0 {
-			fmt.Sscanf(key[i:], "[%d]", &idx)
-			key = key[:i]
+		if j := strings.IndexByte(key, '['); j >= 0 {
+			fmt.Sscanf(key[j:], "[%d]", &idx)
+			key = key[:j]
 		}
 		m, ok := v.d.resolve(n).(*ast.MappingNode)
 		if !ok {
@@ -235,48 +235,49 @@ func (v *validator) node(path string) ast.Node {
 
 func (v *validator) check(c *Config) {
 	if len(c.Services) == 0 {
-		v.fail("services", "no services defined")
+		v.err = &Error{File: v.d.file, Message: "no services defined"}
+		return
 	}
 	for _, name := range c.Order {
 		v.checkService(c, c.Services[name])
 	}
 	if cycle := c.findCycle(); cycle != nil {
-		v.fail("services."+cycle[0]+".depends_on", "dependency cycle: %s", strings.Join(cycle, " -> "))
+		v.fail([]string{"services", cycle[0], "depends_on"}, "dependency cycle: %s", strings.Join(cycle, " -> "))
 	}
 	for _, name := range c.HostOrder {
 		h := c.Hosts[name]
 		for i, s := range h.Services {
 			if _, ok := c.Services[s]; !ok {
-				v.fail(fmt.Sprintf("hosts.%s.services[%d]", name, i), "unknown service %q", s)
+				v.fail([]string{"hosts", name, fmt.Sprintf("services[%d]", i)}, "unknown service %q", s)
 			}
 		}
 	}
 }
 
 func (v *validator) checkService(c *Config, s *Service) {
-	at := "services." + s.Name
+	at := func(keys ...string) []string { return append([]string{"services", s.Name}, keys...) }
 	if !serviceName.MatchString(s.Name) {
-		v.fail(at, "bad service name %q (letters, digits, '.', '_', '-')", s.Name)
+		v.fail([]string{"services", s.Name}, "bad service name %q (letters, digits, '.', '_', '-')", s.Name)
 	}
 	if s.Command.Argv == nil {
-		v.fail(at, "missing key \"command\"")
+		v.fail([]string{"services", s.Name}, "missing key \"command\"")
 	}
 	for i, dep := range s.DependsOn {
 		if _, ok := c.Services[dep]; !ok {
-			v.fail(fmt.Sprintf("%s.depends_on[%d]", at, i), "unknown service %q in depends_on", dep)
+			v.fail(at(fmt.Sprintf("depends_on[%d]", i)), "unknown service %q in depends_on", dep)
 		} else if dep == s.Name {
-			v.fail(fmt.Sprintf("%s.depends_on[%d]", at, i), "service depends on itself")
+			v.fail(at(fmt.Sprintf("depends_on[%d]", i)), "service depends on itself")
 		}
 	}
 	if *s.LogMaxFiles < 0 {
-		v.fail(at+".log_max_files", "must not be negative")
+		v.fail(at("log_max_files"), "must not be negative")
 	}
 	if s.Ready != nil {
-		v.checkReady(at+".ready", s.Ready)
+		v.checkReady(at("ready"), s.Ready)
 	}
 }
 
-func (v *validator) checkReady(at string, r *Ready) {
+func (v *validator) checkReady(at []string, r *Ready) {
 	var kinds []string
 	for kind, set := range map[string]bool{"tcp": r.TCP != "", "http": r.HTTP != "", "exec": len(r.Exec) > 0, "log": r.Log != ""} {
 		if set {
@@ -292,11 +293,11 @@ func (v *validator) checkReady(at string, r *Ready) {
 	if r.Log != "" {
 		re, err := regexp.Compile(r.Log)
 		if err != nil {
-			v.fail(at+".log", "bad regular expression: %v", err)
+			v.fail(append(at, "log"), "bad regular expression: %v", err)
 		}
 		r.LogPattern = re
 	}
 	if r.HTTP != "" && !strings.HasPrefix(r.HTTP, "http://") && !strings.HasPrefix(r.HTTP, "https://") {
-		v.fail(at+".http", "want an http:// or https:// URL, got %q", r.HTTP)
+		v.fail(append(at, "http"), "want an http:// or https:// URL, got %q", r.HTTP)
 	}
 }

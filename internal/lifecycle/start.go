@@ -234,22 +234,9 @@ func (m *Manager) awaitExisting(ctx context.Context, s *config.Service, st *pidf
 	if st.Phase != pidfile.PhaseStarting {
 		return nil
 	}
-	h, err := proc.Open(st.Leader)
-	if err != nil {
-		return m.startError(s, errors.New("exited during start"))
-	}
-	defer h.Close()
-	died := make(chan struct{})
-	stop := make(chan struct{})
-	defer close(stop)
-	go func() {
-		waitCtx, cancel := context.WithCancel(ctx)
-		defer cancel()
-		go func() { <-stop; cancel() }()
-		if proc.WaitAll(waitCtx, []*proc.Handle{h}) == nil {
-			close(died)
-		}
-	}()
+	watch, cancel := context.WithCancel(ctx)
+	defer cancel()
+	died := proc.WatchExit(watch, st.Leader)
 	if err := m.waitReady(ctx, s, st, died); err != nil {
 		return m.startError(s, err)
 	}

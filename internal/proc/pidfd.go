@@ -147,3 +147,22 @@ func pollExits(hs []*Handle, d time.Duration) {
 		return
 	}
 }
+
+// WatchExit returns a channel that is closed when the process named by id
+// exits, at once if it is already gone. Watching ends when ctx does; the
+// channel then stays open.
+func WatchExit(ctx context.Context, id Identity) <-chan struct{} {
+	exited := make(chan struct{})
+	go func() {
+		h, err := Open(id)
+		if err != nil {
+			close(exited)
+			return
+		}
+		defer h.Close()
+		if WaitAll(ctx, []*Handle{h}) == nil {
+			close(exited)
+		}
+	}()
+	return exited
+}

@@ -1,0 +1,155 @@
+package config
+
+import (
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestParseErrors(t *testing.T) {
+	tests := []struct {
+		name, src, want string
+	}{
+		{"unknown key", "services:\n  web:\n    comand: [x]\n",
+			`c.yaml:3:5: services.web: unknown key "comand" (did you mean "command"?)`},
+		{"unknown top key", "servics:\n  web: {command: [x]}\n",
+			`c.yaml:1:1: unknown key "servics" (did you mean "services"?)`},
+		{"wrong type", "services:\n  web:\n    command: [x]\n    depends_on: db\n",
+			`c.yaml:4:17: services.web.depends_on: want a list, got a string`},
+		{"bad duration", "services:\n  web:\n    command: [x]\n    stop_timeout: 5 seconds\n",
+			`c.yaml:4:19: services.web.stop_timeout: bad duration "5 seconds" (want e.g. 30s, 1m, 500ms)`},
+		{"bad signal", "services:\n  web:\n    command: [x]\n    stop_signal: TREM\n",
+			`c.yaml:4:18: services.web.stop_signal: bad signal name "TREM" (want e.g. TERM, INT, QUIT)`},
+		{"bad size", "services:\n  web:\n    command: [x]\n    log_max_size: lots\n",
+			`c.yaml:4:19: services.web.log_max_size: bad size "lots" (want e.g. 100MB, 1GiB, 0)`},
+		{"bad restart", "services:\n  web:\n    command: [x]\n    restart: sometimes\n",
+			`c.yaml:4:14: services.web.restart: bad restart policy "sometimes" (want never, on-failure or always)`},
+		{"unknown dep", "services:\n  web:\n    command: [x]\n    depends_on: [db]\n",
+			`c.yaml:4:18: services.web.depends_on: unknown service "db" in depends_on`},
+		{"self dep", "services:\n  web:\n    command: [x]\n    depends_on: [web]\n",
+			`c.yaml:4:18: services.web.depends_on: service depends on itself`},
+		{"cycle", "services:\n  a:\n    command: [x]\n    depends_on: [b]\n  b:\n    command: [x]\n    depends_on: [c]\n  c:\n    command: [x]\n    depends_on: [a]\n",
+			`c.yaml:4:5: services.a: dependency cycle: a -> b -> c -> a`},
+		{"two probes", "services:\n  web:\n    command: [x]\n    ready:\n      tcp: 127.0.0.1:1\n      log: started\n",
+			`c.yaml:4:5: services.web: more than one probe kind (log, tcp): set exactly one`},
+		{"no probe", "services:\n  web:\n    command: [x]\n    ready:\n      timeout: 5s\n",
+			`c.yaml:4:5: services.web: no probe: set one of tcp, http, exec, log`},
+		{"bad regexp", "services:\n  web:\n    command: [x]\n    ready:\n      log: \"(\"\n",
+			"c.yaml:5:7: services.web.ready: bad regular expression: error parsing regexp: missing closing ): `(`"},
+		{"missing command", "services:\n  web:\n    dir: x\n",
+			`c.yaml:2:3: services: missing key "command"`},
+		{"empty command", "services:\n  web:\n    command: \"\"\n",
+			`c.yaml:3:14: services.web.command: empty command`},
+		{"duplicate key", "services:\n  web:\n    command: [x]\n    command: [y]\n",
+			`c.yaml:4:5: yaml: mapping key "command" already defined at [3:5]`},
+		{"no services", "run_dir: run\n", `c.yaml: no services defined`},
+		{"bad name", "services:\n  \"../evil\":\n    command: [x]\n",
+			`c.yaml:2:3: services: bad service name "../evil" (letters, digits, '.', '_', '-')`},
+		{"bad env name", "env:\n  BAD-NAME: x\nservices:\n  web: {command: [x]}\n",
+			`c.yaml:2:3: env: invalid variable name "BAD-NAME"`},
+		{"host unknown service", "services:\n  web: {command: [x]}\nhosts:\n  h1:\n    services: [db]\n",
+			`c.yaml:5:16: hosts.h1.services: unknown service "db"`},
+		{"syntax", "services:\n  web: [\n", `c.yaml:2:8: yaml: sequence end token ']' not found`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Parse("c.yaml", []byte(tt.src))
+			if err == nil {
+				t.Fatalf("no error, want %q", tt.want)
+			}
+			if err.Error() != tt.want {
+				t.Errorf("error:\n got %q\nwant %q", err.Error(), tt.want)
+			}
+		})
+	}
+}
+
+func TestParseDefaultsAndPaths(t *testing.T) {
+	src := `
+run_dir: state
+services:
+  master-server:
+    command: "exec java -jar master.jar"
+    dir: master-server
+    pid_file: master-server/pid
+    stop_signal: SIGINT
+    ready: {tcp: "127.0.0.1:5678"}
+    log_max_size: 10MiB
+    depends_on: [registry]
+  registry:
+    command: [zkServer.sh, start-foreground]
+`
+	c, err := Parse("/etc/ds/daemonctl.yaml", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(c.Order, ","); got != "master-server,registry" {
+		t.Errorf("order %q", got)
+	}
+	m := c.Services["master-server"]
+	checks := map[string][2]string{
+		"run_dir":  {c.RunDir, "/etc/ds/state"},
+		"log_dir":  {c.LogDir, "/etc/ds/logs"},
+		"dir":      {m.Dir, "/etc/ds/master-server"},
+		"pid_file": {m.PidFile, "/etc/ds/master-server/pid"},
+		"log_file": {m.LogFile, "/etc/ds/logs/master-server.out"},
+		"reg pid":  {c.Services["registry"].PidFile, "/etc/ds/state/registry.pid"},
+		"reg dir":  {c.Services["registry"].Dir, "/etc/ds"},
+		"signal":   {m.StopSignal.String(), "INT"},
+		"command":  {strings.Join(m.Command.Argv, "|"), "/bin/sh|-c|exec java -jar master.jar"},
+	}
+	for name, c := range checks {
+		if c[0] != c[1] {
+			t.Errorf("%s = %q, want %q", name, c[0], c[1])
+		}
+	}
+	if m.StopTimeout.Std() != 10*time.Second || m.Ready.Timeout.Std() != 60*time.Second {
+		t.Errorf("timeouts %v %v", m.StopTimeout.Std(), m.Ready.Timeout.Std())
+	}
+	if *m.LogMaxSize != 10<<20 || *m.LogMaxFiles != 5 {
+		t.Errorf("log rotation %d %d", *m.LogMaxSize, *m.LogMaxFiles)
+	}
+	if m.Restart != RestartNever {
+		t.Errorf("restart %q", m.Restart)
+	}
+	all := c.WithDependencies([]*Service{m})
+	if len(all) != 2 {
+		t.Errorf("WithDependencies: %d services", len(all))
+	}
+	if d := c.Dependents("registry"); len(d) != 1 || d[0] != "master-server" {
+		t.Errorf("Dependents(registry) = %v", d)
+	}
+}
+
+func TestParseSize(t *testing.T) {
+	tests := map[string]int64{"0": 0, "100MB": 100 << 20, "100MiB": 100 << 20, "1GiB": 1 << 30, "512k": 512 << 10, "1.5KB": 1536, "7": 7, "2 gb": 2 << 30}
+	for in, want := range tests {
+		got, err := ParseSize(in)
+		if err != nil || got != want {
+			t.Errorf("ParseSize(%q) = %d, %v; want %d", in, got, err, want)
+		}
+	}
+	for _, bad := range []string{"", "MB", "-1MB", "10XB", "1e3"} {
+		if _, err := ParseSize(bad); err == nil {
+			t.Errorf("ParseSize(%q) accepted", bad)
+		}
+	}
+}
+
+func TestFind(t *testing.T) {
+	t.Setenv(EnvVar, "")
+	if got := Find(""); got != "daemonctl.yaml" {
+		t.Errorf("default %q", got)
+	}
+	t.Setenv(EnvVar, "/x/y.yaml")
+	if got := Find(""); got != "/x/y.yaml" {
+		t.Errorf("env %q", got)
+	}
+	if got := Find("flag.yaml"); got != "flag.yaml" {
+		t.Errorf("flag %q", got)
+	}
+	if filepath.Base(Find("")) != "y.yaml" {
+		t.Error("env ignored")
+	}
+}

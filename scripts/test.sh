@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Runs every test daemonctl has, against real servers. On a fresh machine it
+# first installs (apt-get, as root) the servers the scenarios drive:
+# redis-server, ZooKeeper, a JDK for the JVM-behind-bash scenario, curl.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need=()
+command -v redis-server >/dev/null || need+=(redis-server)
+command -v redis-cli >/dev/null || need+=(redis-tools)
+[ -x /usr/share/zookeeper/bin/zkServer.sh ] || need+=(zookeeper)
+# The source-file launcher (java Foo.java) needs a JDK, not just a JRE.
+{ command -v java >/dev/null && java --list-modules 2>/dev/null | grep -q '^jdk.compiler'; } || need+=(default-jdk-headless)
+command -v curl >/dev/null || need+=(curl)
+if [ ${#need[@]} -gt 0 ]; then
+  echo "installing: ${need[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -q >/dev/null
+  apt-get install -y -q --no-install-recommends "${need[@]}" >/dev/null
+fi
+
+echo "== gofmt"
+unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))
+if [ -n "$unformatted" ]; then echo "gofmt would change: $unformatted"; exit 1; fi
+echo "== go vet"
+go vet ./...
+echo "== go test -race"
+go test -race -count=1 ./...
