@@ -3,7 +3,7 @@
 # servers in dependency order, shows their status, and stops them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-go build -o bin/ ./cmd/daemonctl ./examples/demoserver
+CGO_ENABLED=0 go build -o bin/ ./cmd/daemonctl ./examples/demoserver
 dc() { echo "\$ daemonctl $*"; bin/daemonctl -c examples/daemonctl.yaml "$@"; }
 dc check
 dc start

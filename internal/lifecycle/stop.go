@@ -47,16 +47,8 @@ func (m *Manager) stopOne(ctx context.Context, s *config.Service, opts StopOptio
 	if st == nil || st.Phase == pidfile.PhaseStopped {
 		return m.clearStale(s, o)
 	}
-	members, err := st.Tree().Members()
-	if err != nil {
-		return &ServiceError{Service: s.Name, Err: err}
-	}
-	if len(members) == 0 {
-		if err := m.markStopped(s, st); err != nil {
-			return &ServiceError{Service: s.Name, Err: err}
-		}
-		return m.clearStale(s, o)
-	}
+	// Recorded before any signal, so that whoever watches the service
+	// knows its exit was asked for.
 	if err := setPhase(st, pidfile.PhaseStopping); err != nil {
 		return &ServiceError{Service: s.Name, Err: err}
 	}
@@ -74,6 +66,9 @@ func (m *Manager) stopOne(ctx context.Context, s *config.Service, opts StopOptio
 	}
 	if err := m.markStopped(s, st); err != nil {
 		return &ServiceError{Service: s.Name, Err: err}
+	}
+	if res.Signalled == 0 {
+		return m.clearStale(s, o)
 	}
 	took := time.Since(began).Round(time.Millisecond)
 	if res.Killed {

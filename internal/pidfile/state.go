@@ -44,8 +44,8 @@ type State struct {
 // Tree returns the process tree of the instance.
 func (s *State) Tree() proc.Tree { return proc.Tree{Leader: s.Leader, Token: s.Token} }
 
-// ReadState reads the state record at path. A missing record returns
-// (nil, nil); one that cannot be parsed returns ErrCorrupt.
+// ReadState reads the state record at path. A missing or empty record
+// returns (nil, nil); one that cannot be parsed returns ErrCorrupt.
 func ReadState(path string) (*State, error) {
 	b, err := ReadNoFollow(path)
 	if errors.Is(err, os.ErrNotExist) {
@@ -53,6 +53,9 @@ func ReadState(path string) (*State, error) {
 	}
 	if err != nil {
 		return nil, err
+	}
+	if len(b) == 0 {
+		return nil, nil
 	}
 	var s State
 	if err := json.Unmarshal(b, &s); err != nil {

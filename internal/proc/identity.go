@@ -6,14 +6,15 @@
 package proc
 
 import (
+	"bufio"
+	"bytes"
 	"errors"
 	"fmt"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
-
-	"github.com/prometheus/procfs"
 )
 
 // Identity names one process for as long as the machine is up: a pid alone
@@ -34,20 +35,11 @@ type Info struct {
 }
 
 var (
-	fsOnce sync.Once
-	fs     procfs.FS
-	fsErr  error
-
 	bootOnce sync.Once
 	bootID   string
 	bootErr  error
 	bootTime time.Time
 )
-
-func procFS() (procfs.FS, error) {
-	fsOnce.Do(func() { fs, fsErr = procfs.NewDefaultFS() })
-	return fs, fsErr
-}
 
 // BootID returns the kernel's boot id (random(4): /proc/sys/kernel/random/boot_id).
 func BootID() (string, error) {
@@ -58,11 +50,7 @@ func BootID() (string, error) {
 			return
 		}
 		bootID = strings.TrimSpace(string(b))
-		if f, err := procFS(); err == nil {
-			if st, err := f.Stat(); err == nil {
-				bootTime = time.Unix(int64(st.BootTime), 0)
-			}
-		}
+		bootTime = readBootTime()
 	})
 	return bootID, bootErr
 }
@@ -77,23 +65,15 @@ func Inspect(pid int) (Info, error) {
 	if err != nil {
 		return Info{}, err
 	}
-	f, err := procFS()
+	ppid, pgid, state, start, err := readStat(pid)
 	if err != nil {
 		return Info{}, err
 	}
-	p, err := f.Proc(pid)
-	if err != nil {
-		return Info{}, ErrGone
-	}
-	st, err := p.Stat()
-	if err != nil {
-		return Info{}, ErrGone
-	}
 	return Info{
-		Identity: Identity{PID: pid, StartTicks: st.Starttime, BootID: boot},
-		PPID:     st.PPID,
-		PGID:     st.PGRP,
-		Zombie:   st.State == "Z" || st.State == "X",
+		Identity: Identity{PID: pid, StartTicks: start, BootID: boot},
+		PPID:     ppid,
+		PGID:     pgid,
+		Zombie:   state == 'Z' || state == 'X',
 	}, nil
 }
 
@@ -116,3 +96,20 @@ func (id Identity) StartTime() time.Time {
 // clockTicks is sysconf(_SC_CLK_TCK); it is 100 on every Linux ABI Go
 // supports (the kernel's USER_HZ).
 const clockTicks = 100
+
+// readBootTime reads the "btime" line of /proc/stat: the boot time in
+// seconds since the epoch (proc(5)).
+func readBootTime() time.Time {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return time.Time{}
+	}
+	sc := bufio.NewScanner(bytes.NewReader(b))
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), "btime "); ok {
+			secs, _ := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+			return time.Unix(secs, 0)
+		}
+	}
+	return time.Time{}
+}

@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# Runs every benchmark in one go on this machine and prints the tables
+# that BENCHMARKS.md records. Usage: bash bench/run.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+CGO_ENABLED=0 go build -o bin/ ./cmd/daemonctl
+command -v start-stop-daemon >/dev/null || { echo "start-stop-daemon (dpkg) is needed"; exit 1; }
+echo "# $(date -u +%Y-%m-%dT%H:%MZ) on $(nproc) cores, $(uname -r), $(go version | cut -d' ' -f3)"
+echo
+go run ./bench/stopbench -daemonctl bin/daemonctl "$@"
