@@ -48,6 +48,8 @@ func TestScripts(t *testing.T) {
 			"lines":        cmdLines,
 			"waitfile":     cmdWaitFile,
 			"subst":        cmdSubst,
+			"waitgone":     cmdWaitGone,
+			"waitstate":    cmdWaitState,
 		},
 	})
 }
@@ -227,4 +229,49 @@ func cmdSubst(ts *testscript.TestScript, neg bool, args []string) {
 		text := os.Expand(ts.ReadFile(f), ts.Getenv)
 		ts.Check(os.WriteFile(ts.MkAbs(f), []byte(text), 0o644))
 	}
+}
+
+// waitgone PIDFILE: wait (up to 30s) until the process in PIDFILE is gone;
+// a signal is delivered asynchronously.
+func cmdWaitGone(ts *testscript.TestScript, neg bool, args []string) {
+	pid := readPID(ts, args[0])
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		if info, err := proc.Inspect(pid); err != nil || info.Zombie {
+			return
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	ts.Fatalf("pid %d still alive", pid)
+}
+
+// waitstate SERVICE STATE [TIMEOUT]: poll `daemonctl status --json SERVICE`
+// until the service is in STATE (running, dead, failed, ...).
+func cmdWaitState(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) < 2 {
+		ts.Fatalf("usage: waitstate SERVICE STATE [TIMEOUT]")
+	}
+	timeout := 30 * time.Second
+	if len(args) > 2 {
+		d, err := time.ParseDuration(args[2])
+		ts.Check(err)
+		timeout = d
+	}
+	self, err := os.Executable()
+	ts.Check(err)
+	want := `"state": "` + args[1] + `"`
+	deadline := time.Now().Add(timeout)
+	var out []byte
+	for time.Now().Before(deadline) {
+		cmd := exec.Command(self, "status", "--json", args[0])
+		cmd.Args[0] = "daemonctl"
+		cmd.Dir = ts.Getenv("WORK")
+		cmd.Env = scriptEnv(ts)
+		out, _ = cmd.Output()
+		if bytes.Contains(out, []byte(want)) {
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	ts.Fatalf("%s not %s after %s; last status:\n%s", args[0], args[1], timeout, out)
 }

@@ -79,7 +79,17 @@ func (f *Factory) Manager() (*lifecycle.Manager, error) {
 	if err != nil {
 		return nil, err
 	}
-	return lifecycle.New(cfg, f.IO.Environ, f.IO.Out), nil
+	return lifecycle.New(cfg, f.IO.Environ, f.IO.Out, f.monitorCommand(cfg)), nil
+}
+
+// monitorCommand runs this very binary as the monitor, under the name
+// "daemonctl" (test binaries dispatch on it).
+func (f *Factory) monitorCommand(cfg *config.Config) lifecycle.MonitorCommand {
+	self, err := os.Executable()
+	if err != nil {
+		self = os.Args[0]
+	}
+	return lifecycle.MonitorCommand{Path: self, Args: []string{"daemonctl", "--config", cfg.Path, monitorCmdName}}
 }
 
 func cutPrefix(s, prefix string) (string, bool) {
@@ -112,6 +122,7 @@ func NewRoot(f *Factory) *cobra.Command {
 		newLogsCmd(f),
 		newCheckCmd(f),
 		newInitCmd(f),
+		newMonitorCmd(f),
 	)
 	return root
 }

@@ -24,6 +24,8 @@ const (
 	DefaultStartGrace   = time.Second
 	DefaultLogMaxSize   = 100 << 20
 	DefaultLogMaxFiles  = 5
+	DefaultRestartDelay = time.Second
+	DefaultRestartLimit = 5
 	DefaultSSHParallel  = 10
 	DefaultSSHTimeout   = 10 * time.Second
 )
@@ -147,6 +149,12 @@ func (c *Config) applyDefaults() {
 		if s.Restart == "" {
 			s.Restart = RestartNever
 		}
+		if s.RestartDelay == 0 {
+			s.RestartDelay = Duration(DefaultRestartDelay)
+		}
+		if s.RestartLimit == 0 {
+			s.RestartLimit = DefaultRestartLimit
+		}
 		if s.LogMaxSize == nil {
 			sz := Size(DefaultLogMaxSize)
 			s.LogMaxSize = &sz
@@ -268,6 +276,9 @@ func (v *validator) checkService(c *Config, s *Service) {
 		} else if dep == s.Name {
 			v.fail(at(fmt.Sprintf("depends_on[%d]", i)), "service depends on itself")
 		}
+	}
+	if s.RestartLimit < 0 {
+		v.fail(at("restart_limit"), "must not be negative")
 	}
 	if *s.LogMaxFiles < 0 {
 		v.fail(at("log_max_files"), "must not be negative")

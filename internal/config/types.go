@@ -46,8 +46,14 @@ type Service struct {
 	DependsOn   []string      `yaml:"depends_on"`
 	Ready       *Ready        `yaml:"ready"`
 	Restart     RestartPolicy `yaml:"restart"`
-	LogMaxSize  *Size         `yaml:"log_max_size"`
-	LogMaxFiles *int          `yaml:"log_max_files"`
+	// RestartDelay is the first restart backoff; it doubles up to a minute.
+	RestartDelay Duration `yaml:"restart_delay"`
+	// RestartLimit is how many quick deaths in a row mark a service failed.
+	RestartLimit  int      `yaml:"restart_limit"`
+	LogMaxSize    *Size    `yaml:"log_max_size"`
+	LogMaxFiles   *int     `yaml:"log_max_files"`
+	LogTimestamps bool     `yaml:"log_timestamps"`
+	OnExit        []string `yaml:"on_exit"`
 }
 
 // Ready is a readiness probe: exactly one of TCP, HTTP, Exec or Log.

@@ -6,12 +6,8 @@ package lifecycle
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"sync"
 	"time"
 
@@ -23,18 +19,29 @@ import (
 type Manager struct {
 	cfg     *config.Config
 	environ []string
+	store   pidfile.Store
+	monitor MonitorCommand
 
 	mu  sync.Mutex
 	out io.Writer
 }
 
+// MonitorCommand says how to run a service's monitor: Path is executed
+// with Args followed by the service name (and --adopt to take over a
+// running service). daemonctl runs itself: `daemonctl -c CONFIG __monitor`.
+type MonitorCommand struct {
+	Path string
+	Args []string
+}
+
 // New returns a Manager for cfg. environ is the caller's environment, the
-// base every service's environment is built on; progress lines go to out.
-func New(cfg *config.Config, environ []string, out io.Writer) *Manager {
+// base every service's environment is built on; progress lines go to out;
+// monitor is how each service's monitor is run.
+func New(cfg *config.Config, environ []string, out io.Writer, monitor MonitorCommand) *Manager {
 	if out == nil {
 		out = io.Discard
 	}
-	return &Manager{cfg: cfg, environ: environ, out: out}
+	return &Manager{cfg: cfg, environ: environ, out: out, store: pidfile.Store{Dir: cfg.RunDir}, monitor: monitor}
 }
 
 // Config returns the config the manager runs.
@@ -48,53 +55,14 @@ func (m *Manager) printf(format string, args ...any) {
 	fmt.Fprintf(m.out, format+"\n", args...)
 }
 
-func (m *Manager) statePath(s *config.Service) string {
-	return filepath.Join(m.cfg.RunDir, s.Name+".state")
-}
-
-func (m *Manager) lockPath(s *config.Service) string {
-	return filepath.Join(m.cfg.RunDir, s.Name+".lock")
-}
-
-// lock takes the service's lock, creating run_dir if needed.
 func (m *Manager) lock(ctx context.Context, s *config.Service) (*pidfile.Lock, error) {
-	if err := os.MkdirAll(m.cfg.RunDir, 0o755); err != nil {
-		return nil, fmt.Errorf("run_dir: %w", err)
-	}
-	return pidfile.Acquire(ctx, m.lockPath(s))
+	return m.store.Lock(ctx, s.Name)
 }
 
-func (m *Manager) readState(s *config.Service) (*pidfile.State, error) {
-	return pidfile.ReadState(m.statePath(s))
-}
+func (m *Manager) readState(s *config.Service) (*pidfile.State, error) { return m.store.Read(s.Name) }
 
 func (m *Manager) writeState(s *config.Service, st *pidfile.State) error {
-	if err := pidfile.WriteState(m.statePath(s), st); err != nil {
-		return fmt.Errorf("write state: %w", err)
-	}
-	return nil
-}
-
-// updateState re-reads the record under the service's lock and applies fn
-// if it still describes the instance with token.
-func (m *Manager) updateState(ctx context.Context, s *config.Service, token string, fn func(*pidfile.State)) error {
-	l, err := m.lock(ctx, s)
-	if err != nil {
-		return err
-	}
-	defer l.Release()
-	st, err := m.readState(s)
-	if err != nil || st == nil || st.Token != token {
-		return err
-	}
-	fn(st)
-	return m.writeState(s, st)
-}
-
-func newToken() string {
-	b := make([]byte, 16)
-	rand.Read(b)
-	return hex.EncodeToString(b)
+	return m.store.Write(s.Name, st)
 }
 
 func now() time.Time { return time.Now().UTC() }

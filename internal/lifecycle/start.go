@@ -1,11 +1,13 @@
 package lifecycle
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -13,7 +15,6 @@ import (
 	"github.com/daemonctl/daemonctl/internal/config"
 	"github.com/daemonctl/daemonctl/internal/logs"
 	"github.com/daemonctl/daemonctl/internal/pidfile"
-	"github.com/daemonctl/daemonctl/internal/probe"
 	"github.com/daemonctl/daemonctl/internal/proc"
 )
 
@@ -33,7 +34,22 @@ func (m *Manager) Start(ctx context.Context, names []string) error {
 	if err := m.checkEnvs(set); err != nil {
 		return err
 	}
-	return inOrder(ctx, set, dependencies, m.startOne)
+	err = inOrder(ctx, set, dependencies, m.startOne)
+	var failures Failures
+	if errors.As(err, &failures) && len(failures) < len(set) {
+		m.printf("left running: %s", strings.Join(m.runningOf(set), ", "))
+	}
+	return err
+}
+
+func (m *Manager) runningOf(set []*config.Service) []string {
+	var out []string
+	for _, s := range set {
+		if m.observe(s).running() {
+			out = append(out, s.Name)
+		}
+	}
+	return out
 }
 
 // EnvError is a service whose environment cannot be resolved: an env file
@@ -62,44 +78,52 @@ func (m *Manager) checkEnvs(set []*config.Service) error {
 func (m *Manager) startOne(ctx context.Context, s *config.Service) error {
 	l, err := m.lock(ctx, s)
 	if err != nil {
-		return err
+		return &ServiceError{Service: s.Name, Err: err}
 	}
 	o := m.observe(s)
-	if o.running() {
+	switch {
+	case o.recordErr != nil:
 		l.Release()
-		m.printf("%s is already running (pid %d)", s.Name, o.record.Leader.PID)
-		return m.awaitExisting(ctx, s, o.record)
+		return &ServiceError{Service: s.Name, Err: unreadableRecord(o.recordErr)}
+	case o.running() || o.launching():
+		defer l.Release()
+		pid := o.record.Leader.PID
+		if o.running() && !o.monitorAlive {
+			if err := m.adopt(s, o.record); err != nil {
+				return &ServiceError{Service: s.Name, Err: err}
+			}
+			m.printf("%s is already running (pid %d); its monitor had died, a new one took it over", s.Name, pid)
+		} else if o.running() {
+			m.printf("%s is already running (pid %d)", s.Name, pid)
+		} else {
+			m.printf("%s is already being started", s.Name)
+		}
+		l.Release()
+		return m.awaitExisting(ctx, s)
+	case o.restarting():
+		// Start now rather than when the backoff ends.
+		m.dismissMonitor(ctx, o.record)
 	}
-	child, st, err := m.launch(ctx, s, o)
+	report, st, err := m.launch(ctx, s, o)
 	l.Release()
 	if err != nil {
 		return &ServiceError{Service: s.Name, Err: err}
 	}
-	return m.awaitStarted(ctx, s, child, st)
+	return m.awaitReport(ctx, s, report, st)
 }
 
-// launch runs the service's command detached and records it. The caller
-// holds the service's lock.
-func (m *Manager) launch(ctx context.Context, s *config.Service, o observation) (*proc.Child, *pidfile.State, error) {
-	if o.recordErr != nil {
-		return nil, nil, unreadableRecord(o.recordErr)
-	}
+// launch runs the service's monitor, which launches the service, and
+// records the monitor. The caller holds the service's lock.
+func (m *Manager) launch(ctx context.Context, s *config.Service, o observation) (*os.File, *pidfile.State, error) {
 	if err := m.cleanLeftovers(ctx, s, o); err != nil {
 		return nil, nil, err
 	}
 	if err := checkDir(s.Dir); err != nil {
 		return nil, nil, err
 	}
-	env, err := m.Env(s)
-	if err != nil {
-		return nil, nil, err
-	}
 	if err := m.copyEnvFile(s); err != nil {
 		return nil, nil, err
 	}
-	token := newToken()
-	env.Set(proc.TokenVar, token)
-	env.Set("DAEMONCTL_SERVICE", s.Name)
 	logFile, offset, err := openLog(s.LogFile)
 	if err != nil {
 		return nil, nil, err
@@ -108,38 +132,142 @@ func (m *Manager) launch(ctx context.Context, s *config.Service, o observation) 
 	if err := os.MkdirAll(filepath.Dir(s.PidFile), 0o755); err != nil {
 		return nil, nil, fmt.Errorf("pid file directory: %w", err)
 	}
-	child, err := proc.Spawn(proc.Spec{Argv: s.Command.Argv, Dir: s.Dir, Env: env.Environ(), Output: logFile})
+	reportR, reportW, err := os.Pipe()
 	if err != nil {
 		return nil, nil, err
 	}
-	st := &pidfile.State{
-		Service: s.Name, Leader: child.ID, Token: token,
-		PidFile: s.PidFile, LogFile: s.LogFile, StartedAt: now(), LogOffset: offset,
-	}
-	if o.record != nil {
-		st.Phase, st.LastExit = o.record.Phase, o.record.LastExit
-	}
-	if err := m.record(s, st); err != nil {
-		// An instance nobody can find must not be left behind.
-		st.Tree().Stop(ctx, unix.SIGKILL, time.Second, time.Second)
+	defer reportW.Close()
+	monitor, err := m.spawnMonitor(s, logFile, []*os.File{reportW})
+	if err != nil {
+		reportR.Close()
 		return nil, nil, err
 	}
-	return child, st, nil
-}
-
-// record writes the state record, then the pid file: a crash between the
-// two leaves a record that names the process, so it is never lost.
-func (m *Manager) record(s *config.Service, st *pidfile.State) error {
-	if err := setPhase(st, pidfile.PhaseStarting); err != nil {
-		return err
+	st := &pidfile.State{Service: s.Name, Monitor: &monitor, PidFile: s.PidFile, LogFile: s.LogFile, StartedAt: now(), LogOffset: offset}
+	if o.record != nil {
+		st.Phase, st.LastExit, st.LastCrash = o.record.Phase, o.record.LastExit, o.record.LastCrash
+	}
+	if err := st.SetPhase(pidfile.PhaseStarting); err != nil {
+		reportR.Close()
+		return nil, nil, err
 	}
 	if err := m.writeState(s, st); err != nil {
+		// A monitor nobody recorded must not go on.
+		unix.Kill(monitor.PID, unix.SIGKILL)
+		reportR.Close()
+		return nil, nil, err
+	}
+	return reportR, st, nil
+}
+
+// spawnMonitor runs the service's monitor in its own session. Its own
+// output (a panic, say) goes to the service's log.
+func (m *Manager) spawnMonitor(s *config.Service, logFile *os.File, extra []*os.File, flags ...string) (proc.Identity, error) {
+	argv := append(append(append([]string{}, m.monitor.Args...), flags...), s.Name)
+	return proc.SpawnDetached(proc.Spec{Argv: argv, Dir: m.cfg.Dir, Env: m.environ, Stdout: logFile, Stderr: logFile, ExtraFiles: extra}, m.monitor.Path)
+}
+
+// adopt gives a running service whose monitor died a new monitor.
+func (m *Manager) adopt(s *config.Service, st *pidfile.State) error {
+	logFile, _, err := openLog(s.LogFile)
+	if err != nil {
 		return err
 	}
-	if err := pidfile.WritePID(s.PidFile, st.Leader.PID); err != nil {
-		return fmt.Errorf("write pid file: %w", err)
+	defer logFile.Close()
+	monitor, err := m.spawnMonitor(s, logFile, nil, "--adopt")
+	if err != nil {
+		return err
 	}
-	return nil
+	st.Monitor = &monitor
+	return m.writeState(s, st)
+}
+
+// dismissMonitor tells a service's monitor to go and waits until it has.
+func (m *Manager) dismissMonitor(ctx context.Context, st *pidfile.State) {
+	if st.Monitor == nil {
+		return
+	}
+	h, err := proc.Open(*st.Monitor)
+	if err != nil {
+		return
+	}
+	defer h.Close()
+	h.Signal(unix.SIGTERM)
+	wait, cancel := context.WithTimeout(ctx, killWait)
+	defer cancel()
+	if proc.WaitAll(wait, []*proc.Handle{h}) != nil {
+		h.Signal(unix.SIGKILL)
+	}
+}
+
+// awaitReport reads what the monitor reports of the first launch.
+func (m *Manager) awaitReport(ctx context.Context, s *config.Service, report *os.File, st *pidfile.State) error {
+	defer report.Close()
+	began := time.Now()
+	lines := make(chan string)
+	go func() {
+		defer close(lines)
+		sc := bufio.NewScanner(report)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+	}()
+	pid := ""
+	for {
+		select {
+		case <-ctx.Done():
+			return &ServiceError{Service: s.Name, Err: errors.New("interrupted while waiting for readiness; left to its monitor")}
+		case line, ok := <-lines:
+			if !ok {
+				return m.startError(s, errors.New("its monitor ended without a word"))
+			}
+			kind, detail, _ := strings.Cut(line, " ")
+			switch kind {
+			case "launched":
+				pid = detail
+			case "ready":
+				m.printf("%s started (pid %s%s)", s.Name, pid, readyNote(s, time.Since(began)))
+				return nil
+			case "failed":
+				return m.startError(s, errors.New(detail))
+			}
+		}
+	}
+}
+
+func readyNote(s *config.Service, took time.Duration) string {
+	if s.Ready == nil {
+		return ""
+	}
+	return fmt.Sprintf(", ready after %s: %s %s", took.Round(time.Millisecond), s.Ready.Kind(), s.Ready.Target())
+}
+
+// awaitExisting waits until an instance some other command started is
+// ready (or has failed), so that every concurrent `start` returns only
+// once it is.
+func (m *Manager) awaitExisting(ctx context.Context, s *config.Service) error {
+	deadline := time.Now().Add(s.StartGrace.Std() + killWait)
+	if s.Ready != nil {
+		deadline = time.Now().Add(s.Ready.Timeout.Std() + killWait)
+	}
+	wait := 5 * time.Millisecond
+	for {
+		o := m.observe(s)
+		switch {
+		case o.running() && o.record.Phase == pidfile.PhaseRunning:
+			return nil
+		case !o.running() && !o.launching():
+			state, detail := o.state()
+			return m.startError(s, fmt.Errorf("%s while another start waited for it: %s", state, detail))
+		case time.Now().After(deadline):
+			return m.startError(s, errors.New("not ready in time (started by another command)"))
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(wait):
+		}
+		wait = min(wait*2, 100*time.Millisecond)
+	}
 }
 
 // cleanLeftovers stops processes of a previous instance that outlived
@@ -176,12 +304,13 @@ func checkDir(dir string) error {
 	return nil
 }
 
-// openLog opens the service's log for appending and returns its size.
+// openLog opens the service's log for appending and returns its size. It
+// is how start checks, before anything runs, that the log can be written.
 func openLog(path string) (*os.File, int64, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return nil, 0, fmt.Errorf("log directory: %w", err)
 	}
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE|unix.O_NOFOLLOW, 0o644)
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o644)
 	if err != nil {
 		if errors.Is(err, unix.ELOOP) {
 			return nil, 0, fmt.Errorf("log file %s is a symbolic link: refused", path)
@@ -194,112 +323,6 @@ func openLog(path string) (*os.File, int64, error) {
 		return nil, 0, fmt.Errorf("log file: %w", err)
 	}
 	return f, fi.Size(), nil
-}
-
-// awaitStarted waits until a freshly launched service is ready (or, with
-// no probe, has survived its start grace), and records the outcome.
-func (m *Manager) awaitStarted(ctx context.Context, s *config.Service, child *proc.Child, st *pidfile.State) error {
-	began := time.Now()
-	err := m.waitReady(ctx, s, st, child.Done())
-	if errors.Is(err, probe.ErrDied) {
-		exit := child.Exit()
-		m.markFailed(ctx, s, st.Token, &exit)
-		return m.startError(s, fmt.Errorf("exited during start: %s", exit))
-	}
-	if err != nil {
-		if ctx.Err() != nil {
-			return &ServiceError{Service: s.Name, Err: fmt.Errorf("interrupted while waiting for readiness; left running (pid %d)", st.Leader.PID)}
-		}
-		// Not ready in time: stop it, as systemd does on a start timeout,
-		// rather than leave a half-started server behind.
-		st.Tree().Stop(ctx, unix.Signal(s.StopSignal), s.StopTimeout.Std(), killWait)
-		m.markFailed(ctx, s, st.Token, nil)
-		return m.startError(s, fmt.Errorf("%w; stopped it", err))
-	}
-	m.markReady(ctx, s, st.Token)
-	m.printf("%s started (pid %d%s)", s.Name, st.Leader.PID, readyNote(s, time.Since(began)))
-	return nil
-}
-
-func readyNote(s *config.Service, took time.Duration) string {
-	if s.Ready == nil {
-		return ""
-	}
-	return fmt.Sprintf(", ready after %s: %s %s", took.Round(time.Millisecond), s.Ready.Kind(), s.Ready.Target())
-}
-
-// awaitExisting waits for an instance some other command started until it
-// is ready, so that every concurrent `start` returns only once it is.
-func (m *Manager) awaitExisting(ctx context.Context, s *config.Service, st *pidfile.State) error {
-	if st.Phase != pidfile.PhaseStarting {
-		return nil
-	}
-	watch, cancel := context.WithCancel(ctx)
-	defer cancel()
-	died := proc.WatchExit(watch, st.Leader)
-	if err := m.waitReady(ctx, s, st, died); err != nil {
-		return m.startError(s, err)
-	}
-	m.markReady(ctx, s, st.Token)
-	return nil
-}
-
-// waitReady runs the service's readiness probe, or with none, waits out
-// its start grace, failing early with probe.ErrDied if died closes.
-func (m *Manager) waitReady(ctx context.Context, s *config.Service, st *pidfile.State, died <-chan struct{}) error {
-	if s.Ready == nil {
-		grace := s.StartGrace.Std()
-		if grace == 0 {
-			return nil
-		}
-		select {
-		case <-died:
-			return probe.ErrDied
-		case <-time.After(grace):
-			return nil
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-	}
-	p, err := m.probeFor(s, st)
-	if err != nil {
-		return err
-	}
-	return probe.Wait(ctx, p, s.Ready.Timeout.Std(), died)
-}
-
-func (m *Manager) probeFor(s *config.Service, st *pidfile.State) (probe.Probe, error) {
-	r := s.Ready
-	switch r.Kind() {
-	case "tcp":
-		return probe.TCP{Addr: r.TCP}, nil
-	case "http":
-		return probe.HTTP{URL: r.HTTP}, nil
-	case "log":
-		return &probe.Log{File: s.LogFile, Pattern: r.LogPattern, Offset: st.LogOffset}, nil
-	}
-	env, err := m.Env(s)
-	if err != nil {
-		return nil, err
-	}
-	return probe.Exec{Argv: r.Exec, Dir: s.Dir, Env: env.Environ()}, nil
-}
-
-func (m *Manager) markReady(ctx context.Context, s *config.Service, token string) {
-	m.updateState(context.WithoutCancel(ctx), s, token, func(st *pidfile.State) {
-		if st.Phase == pidfile.PhaseStarting && setPhase(st, pidfile.PhaseRunning) == nil {
-			t := now()
-			st.ReadyAt = &t
-		}
-	})
-}
-
-func (m *Manager) markFailed(ctx context.Context, s *config.Service, token string, exit *proc.ExitStatus) {
-	m.updateState(context.WithoutCancel(ctx), s, token, func(st *pidfile.State) {
-		if setPhase(st, pidfile.PhaseFailed) == nil && exit != nil {
-			st.LastExit = exit
-		}
-	})
 }
 
 // startError wraps err with the last lines of the service's log.

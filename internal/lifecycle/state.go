@@ -25,28 +25,6 @@ const (
 	Unknown  State = "unknown"  // its state cannot be read
 )
 
-// transitions lists the phase changes the lifecycle makes; anything else
-// is a bug, refused by setPhase.
-var transitions = map[pidfile.Phase][]pidfile.Phase{
-	"":                    {pidfile.PhaseStarting, pidfile.PhaseStopped},
-	pidfile.PhaseStarting: {pidfile.PhaseRunning, pidfile.PhaseFailed, pidfile.PhaseStopping, pidfile.PhaseStarting, pidfile.PhaseStopped},
-	pidfile.PhaseRunning:  {pidfile.PhaseStopping, pidfile.PhaseStarting, pidfile.PhaseStopped},
-	pidfile.PhaseStopping: {pidfile.PhaseStopped, pidfile.PhaseStopping, pidfile.PhaseStarting},
-	pidfile.PhaseStopped:  {pidfile.PhaseStarting, pidfile.PhaseStopped},
-	pidfile.PhaseFailed:   {pidfile.PhaseStarting, pidfile.PhaseStopping, pidfile.PhaseStopped},
-}
-
-// setPhase moves st to phase, refusing a transition the lifecycle does not have.
-func setPhase(st *pidfile.State, to pidfile.Phase) error {
-	for _, ok := range transitions[st.Phase] {
-		if ok == to {
-			st.Phase = to
-			return nil
-		}
-	}
-	return fmt.Errorf("invalid state transition %q to %q", st.Phase, to)
-}
-
 // Status is one service's state, as `status` prints it.
 type Status struct {
 	Name          string           `json:"name"`
@@ -57,6 +35,8 @@ type Status struct {
 	Ready         bool             `json:"ready"`
 	Restarts      int              `json:"restarts"`
 	LastExit      *proc.ExitStatus `json:"last_exit"`
+	LastCrash     *pidfile.Crash   `json:"last_crash,omitempty"`
+	MonitorPID    *int             `json:"monitor_pid"`
 	PidFile       string           `json:"pid_file"`
 	LogFile       string           `json:"log_file"`
 	// Detail says why a service is dead, failed or unknown.
@@ -65,8 +45,9 @@ type Status struct {
 
 // observation is what daemonctl can see of a service right now.
 type observation struct {
-	record      *pidfile.State // nil: never started by daemonctl, or record unreadable
-	leaderAlive bool
+	record       *pidfile.State // nil: never started by daemonctl, or record unreadable
+	leaderAlive  bool
+	monitorAlive bool
 	pidFilePID  int   // 0: no pid file
 	recordErr   error // the record cannot be read
 	pidErr      error // the pid file cannot be read
@@ -77,6 +58,7 @@ func (m *Manager) observe(s *config.Service) observation {
 	o.record, o.recordErr = m.readState(s)
 	if o.record != nil {
 		o.leaderAlive = o.record.Leader.Alive()
+		o.monitorAlive = o.record.Monitor != nil && o.record.Monitor.Alive()
 	}
 	pid, err := pidfile.ReadPID(s.PidFile)
 	switch {
@@ -91,6 +73,19 @@ func (m *Manager) observe(s *config.Service) observation {
 // running reports whether the recorded instance is alive and not stopped.
 func (o observation) running() bool {
 	return o.record != nil && o.leaderAlive && o.record.Phase != pidfile.PhaseStopped && o.record.Phase != pidfile.PhaseFailed
+}
+
+// launching reports whether a monitor is starting the service and has not
+// recorded its process yet.
+func (o observation) launching() bool {
+	r := o.record
+	return r != nil && !o.leaderAlive && o.monitorAlive && r.Phase == pidfile.PhaseStarting && r.NextRestart == nil
+}
+
+// restarting reports whether a monitor waits to start the service again.
+func (o observation) restarting() bool {
+	r := o.record
+	return r != nil && !o.leaderAlive && o.monitorAlive && r.NextRestart != nil && !r.StopRequested() && r.Phase != pidfile.PhaseFailed
 }
 
 // state classifies an observation. This is the one place that decides
@@ -108,6 +103,10 @@ func (o observation) state() (State, string) {
 			return Stopping, ""
 		}
 		return Running, ""
+	case o.launching():
+		return Starting, ""
+	case o.restarting():
+		return Dead, fmt.Sprintf("%s; restarting in %s (restart %d)", exitNote(r), time.Until(*r.NextRestart).Round(100*time.Millisecond), r.Restarts)
 	case r != nil && r.Phase == pidfile.PhaseFailed:
 		return Failed, failedDetail(r)
 	case r != nil && r.Phase != pidfile.PhaseStopped:
@@ -125,10 +124,17 @@ func (o observation) state() (State, string) {
 }
 
 func failedDetail(r *pidfile.State) string {
-	if r.LastExit != nil {
-		return "start gave up: " + r.LastExit.String()
+	if r.Restarts > 0 {
+		return fmt.Sprintf("gave up after %d restarts: %s", r.Restarts, exitNote(r))
 	}
-	return "start gave up"
+	return "start gave up: " + exitNote(r)
+}
+
+func exitNote(r *pidfile.State) string {
+	if r.LastExit != nil {
+		return r.LastExit.String()
+	}
+	return "not ready"
 }
 
 func (m *Manager) status(s *config.Service) Status {
@@ -136,7 +142,11 @@ func (m *Manager) status(s *config.Service) Status {
 	state, detail := o.state()
 	st := Status{Name: s.Name, State: state, PidFile: s.PidFile, LogFile: s.LogFile, Detail: detail}
 	if r := o.record; r != nil {
-		st.Restarts, st.LastExit = r.Restarts, r.LastExit
+		st.Restarts, st.LastExit, st.LastCrash = r.Restarts, r.LastExit, r.LastCrash
+		if o.monitorAlive {
+			pid := r.Monitor.PID
+			st.MonitorPID = &pid
+		}
 		if o.running() {
 			pid := r.Leader.PID
 			started := r.StartedAt

@@ -38,8 +38,19 @@ func (m *Manager) stopOne(ctx context.Context, s *config.Service, opts StopOptio
 	if err != nil {
 		return &ServiceError{Service: s.Name, Err: err}
 	}
-	defer l.Release()
 	o := m.observe(s)
+	err = m.stopLocked(ctx, s, o, opts)
+	l.Release()
+	// The monitor records the exit under the lock, then leaves; it is
+	// told to go in case it is waiting to restart, and waited for, so that
+	// nothing of the service is left once stop returns.
+	if o.record != nil && o.monitorAlive {
+		m.dismissMonitor(ctx, o.record)
+	}
+	return err
+}
+
+func (m *Manager) stopLocked(ctx context.Context, s *config.Service, o observation, opts StopOptions) error {
 	if o.recordErr != nil {
 		return &ServiceError{Service: s.Name, Err: unreadableRecord(o.recordErr)}
 	}
@@ -49,7 +60,7 @@ func (m *Manager) stopOne(ctx context.Context, s *config.Service, opts StopOptio
 	}
 	// Recorded before any signal, so that whoever watches the service
 	// knows its exit was asked for.
-	if err := setPhase(st, pidfile.PhaseStopping); err != nil {
+	if err := st.SetPhase(pidfile.PhaseStopping); err != nil {
 		return &ServiceError{Service: s.Name, Err: err}
 	}
 	if err := m.writeState(s, st); err != nil {
@@ -85,7 +96,7 @@ func (m *Manager) markStopped(s *config.Service, st *pidfile.State) error {
 	if err := pidfile.RemovePIDIf(s.PidFile, st.Leader.PID); err != nil {
 		return fmt.Errorf("remove pid file: %w", err)
 	}
-	if err := setPhase(st, pidfile.PhaseStopped); err != nil {
+	if err := st.SetPhase(pidfile.PhaseStopped); err != nil {
 		return err
 	}
 	t := now()

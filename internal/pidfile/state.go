@@ -39,6 +39,54 @@ type State struct {
 	LogOffset int64            `json:"log_offset"`
 	Restarts  int              `json:"restarts"`
 	LastExit  *proc.ExitStatus `json:"last_exit"`
+
+	// Monitor is the daemonctl process supervising the service, if any.
+	Monitor *proc.Identity `json:"monitor,omitempty"`
+	// QuickDeaths counts exits in a row that came soon after a start.
+	QuickDeaths int `json:"quick_deaths,omitempty"`
+	// NextRestart is when the monitor will start the service again.
+	NextRestart *time.Time `json:"next_restart,omitempty"`
+	// LastCrash describes the last exit nobody asked for.
+	LastCrash *Crash `json:"last_crash,omitempty"`
+}
+
+// Crash is what daemonctl keeps of an unexpected exit.
+type Crash struct {
+	At   time.Time       `json:"at"`
+	Exit proc.ExitStatus `json:"exit"`
+	// LogTail is the end of the service's log when it exited.
+	LogTail []string `json:"log_tail"`
+	// Artifacts are files the server left about its death: JVM fatal
+	// error logs (hs_err_pid*.log) and heap dumps (*.hprof).
+	Artifacts []string `json:"artifacts,omitempty"`
+}
+
+// transitions lists the phase changes the lifecycle makes; SetPhase
+// refuses anything else.
+var transitions = map[Phase][]Phase{
+	"":            {PhaseStarting, PhaseStopped},
+	PhaseStarting: {PhaseRunning, PhaseFailed, PhaseStopping, PhaseStarting, PhaseStopped},
+	PhaseRunning:  {PhaseStopping, PhaseStarting, PhaseFailed, PhaseStopped},
+	PhaseStopping: {PhaseStopped, PhaseStopping},
+	PhaseStopped:  {PhaseStarting, PhaseStopped},
+	PhaseFailed:   {PhaseStarting, PhaseStopping, PhaseStopped},
+}
+
+// SetPhase moves the record to phase to, refusing a transition the
+// lifecycle does not have.
+func (s *State) SetPhase(to Phase) error {
+	for _, ok := range transitions[s.Phase] {
+		if ok == to {
+			s.Phase = to
+			return nil
+		}
+	}
+	return fmt.Errorf("invalid state transition %q to %q", s.Phase, to)
+}
+
+// StopRequested reports whether a stop command has claimed the service.
+func (s *State) StopRequested() bool {
+	return s.Phase == PhaseStopping || s.Phase == PhaseStopped
 }
 
 // Tree returns the process tree of the instance.

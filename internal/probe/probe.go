@@ -17,6 +17,8 @@ import (
 	"regexp"
 	"strings"
 	"time"
+
+	"github.com/daemonctl/daemonctl/internal/config"
 )
 
 // A Probe checks once whether a server is ready.
@@ -173,4 +175,18 @@ func Wait(ctx context.Context, p Probe, timeout time.Duration, died <-chan struc
 		}
 		interval = min(interval*2, 250*time.Millisecond)
 	}
+}
+
+// For returns the probe r describes, for a server that runs in dir with
+// env and writes its log to logFile from logOffset on.
+func For(r *config.Ready, dir string, env []string, logFile string, logOffset int64) Probe {
+	switch r.Kind() {
+	case "tcp":
+		return TCP{Addr: r.TCP}
+	case "http":
+		return HTTP{URL: r.HTTP}
+	case "log":
+		return &Log{File: logFile, Pattern: r.LogPattern, Offset: logOffset}
+	}
+	return Exec{Argv: r.Exec, Dir: dir, Env: env}
 }

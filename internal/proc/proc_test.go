@@ -10,23 +10,26 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-func spawnTree(t *testing.T) *Child {
+// spawnTree launches a shell with two children in its process group and
+// one that left it, all carrying the test's token.
+func spawnTree(t *testing.T) Identity {
 	t.Helper()
 	devnull, _ := os.OpenFile(os.DevNull, os.O_WRONLY, 0)
 	defer devnull.Close()
-	c, err := Spawn(Spec{
+	id, err := Spawn(Spec{
 		Argv:   []string{"/bin/sh", "-c", "sleep 100 & setsid sleep 100 & sleep 100; true"},
 		Dir:    t.TempDir(),
 		Env:    []string{"PATH=/usr/bin:/bin", TokenVar + "=test-token-" + t.Name()},
-		Output: devnull,
+		Stdout: devnull, Stderr: devnull,
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
+	go unix.Wait4(id.PID, nil, 0, nil)
 	t.Cleanup(func() {
-		(Tree{Leader: c.ID, Token: "test-token-" + t.Name()}).Stop(context.Background(), unix.SIGKILL, time.Second, time.Second)
+		(Tree{Leader: id, Token: "test-token-" + t.Name()}).Stop(context.Background(), unix.SIGKILL, time.Second, time.Second)
 	})
-	return c
+	return id
 }
 
 func waitMembers(t *testing.T, tree Tree, n int) []Identity {
@@ -45,8 +48,8 @@ func waitMembers(t *testing.T, tree Tree, n int) []Identity {
 }
 
 func TestTreeStopEndsEveryMember(t *testing.T) {
-	c := spawnTree(t)
-	tree := Tree{Leader: c.ID, Token: "test-token-" + t.Name()}
+	leader := spawnTree(t)
+	tree := Tree{Leader: leader, Token: "test-token-" + t.Name()}
 	members := waitMembers(t, tree, 4)
 	if len(members) != 4 { // sh, two sleeps in its group, one that left it
 		t.Fatalf("members = %v, want 4 processes", members)
@@ -66,11 +69,11 @@ func TestTreeStopEndsEveryMember(t *testing.T) {
 }
 
 func TestIdentityRejectsReusedPID(t *testing.T) {
-	c := spawnTree(t)
-	if !c.ID.Alive() {
+	leader := spawnTree(t)
+	if !leader.Alive() {
 		t.Fatal("fresh child not alive")
 	}
-	reused := c.ID
+	reused := leader
 	reused.StartTicks-- // the same pid, started at another time: another process
 	if reused.Alive() {
 		t.Error("identity with another start time reads alive")
@@ -78,7 +81,7 @@ func TestIdentityRejectsReusedPID(t *testing.T) {
 	if _, err := Open(reused); !errors.Is(err, ErrGone) {
 		t.Errorf("Open(reused) = %v, want ErrGone", err)
 	}
-	otherBoot := c.ID
+	otherBoot := leader
 	otherBoot.BootID = "00000000-0000-0000-0000-000000000000"
 	if otherBoot.Alive() {
 		t.Error("identity from another boot reads alive")
@@ -97,12 +100,15 @@ func TestChildExitStatus(t *testing.T) {
 		script string
 		want   string
 	}{{"exit 3", "exit status 3"}, {"kill -KILL $$", "killed by signal KILL"}} {
-		c, err := Spawn(Spec{Argv: []string{"/bin/sh", "-c", tt.script}, Dir: "/", Env: []string{"PATH=/bin:/usr/bin"}, Output: devnull})
+		id, err := Spawn(Spec{Argv: []string{"/bin/sh", "-c", tt.script}, Dir: "/", Env: []string{"PATH=/bin:/usr/bin"}, Stdout: devnull, Stderr: devnull})
 		if err != nil {
 			t.Fatal(err)
 		}
-		<-c.Done()
-		if got := c.Exit().String(); got != tt.want {
+		var ws unix.WaitStatus
+		if _, err := unix.Wait4(id.PID, &ws, 0, nil); err != nil {
+			t.Fatal(err)
+		}
+		if got := WaitStatus(ws).String(); got != tt.want {
 			t.Errorf("%q: %s, want %s", tt.script, got, tt.want)
 		}
 	}

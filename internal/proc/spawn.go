@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -17,65 +16,58 @@ type Spec struct {
 	Argv []string
 	Dir  string
 	Env  []string // KEY=VALUE; PATH here is used to find Argv[0]
-	// Output receives both stdout and stderr. Stdin is /dev/null.
-	Output *os.File
-}
-
-// Child is a process this one launched and is the parent of.
-type Child struct {
-	ID   Identity
-	cmd  *exec.Cmd
-	done chan struct{}
-	exit ExitStatus
+	// Stdout and Stderr receive the process's output; stdin is /dev/null.
+	Stdout, Stderr *os.File
+	// ExtraFiles become fds 3, 4, ... in the process.
+	ExtraFiles []*os.File
 }
 
 // Spawn launches spec's command in a new session (so it has no controlling
-// terminal and is the leader of its own process group) and returns once
-// it runs.
-func Spawn(spec Spec) (*Child, error) {
+// terminal and leads its own process group) and returns its identity. The
+// caller is its parent and must reap it (wait4).
+func Spawn(spec Spec) (Identity, error) {
 	path, err := LookPath(spec.Argv[0], spec.Dir, envValue(spec.Env, "PATH"))
 	if err != nil {
-		return nil, err
+		return Identity{}, err
 	}
-	devnull, err := os.Open(os.DevNull)
-	if err != nil {
-		return nil, err
-	}
-	defer devnull.Close()
-	cmd := &exec.Cmd{
-		Path:        path,
-		Args:        spec.Argv,
-		Dir:         spec.Dir,
-		Env:         spec.Env,
-		Stdin:       devnull,
-		Stdout:      spec.Output,
-		Stderr:      spec.Output,
-		SysProcAttr: &syscall.SysProcAttr{Setsid: true},
-	}
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("launch %s: %w", spec.Argv[0], err)
-	}
-	c := &Child{cmd: cmd, done: make(chan struct{})}
-	// The child cannot be reaped before we Wait, so its stat is readable
-	// even if it has already exited.
-	info, err := Inspect(cmd.Process.Pid)
-	if err != nil {
-		return nil, fmt.Errorf("launch %s: read its identity: %w", spec.Argv[0], err)
-	}
-	c.ID = info.Identity
-	go func() {
-		err := cmd.Wait()
-		c.exit = exitStatus(cmd.ProcessState, err)
-		close(c.done)
-	}()
-	return c, nil
+	return spawnPath(path, spec)
 }
 
-// Done is closed when the child has exited; Exit is valid after that.
-func (c *Child) Done() <-chan struct{} { return c.done }
+func spawnPath(path string, spec Spec) (Identity, error) {
+	devnull, err := os.Open(os.DevNull)
+	if err != nil {
+		return Identity{}, err
+	}
+	defer devnull.Close()
+	files := []uintptr{devnull.Fd(), spec.Stdout.Fd(), spec.Stderr.Fd()}
+	for _, f := range spec.ExtraFiles {
+		files = append(files, f.Fd())
+	}
+	pid, err := syscall.ForkExec(path, spec.Argv, &syscall.ProcAttr{
+		Dir:   spec.Dir,
+		Env:   spec.Env,
+		Files: files,
+		Sys:   &syscall.SysProcAttr{Setsid: true},
+	})
+	if err != nil {
+		return Identity{}, fmt.Errorf("launch %s: %w", spec.Argv[0], err)
+	}
+	// Our child cannot be reaped before we wait for it, so its stat is
+	// readable even if it has already exited.
+	info, err := Inspect(pid)
+	if err != nil {
+		return Identity{}, fmt.Errorf("launch %s: read its identity: %w", spec.Argv[0], err)
+	}
+	return info.Identity, nil
+}
 
-// Exit is how the child ended. Only valid after Done is closed.
-func (c *Child) Exit() ExitStatus { return c.exit }
+// WaitStatus converts a wait4(2) status to an ExitStatus.
+func WaitStatus(ws unix.WaitStatus) ExitStatus {
+	if ws.Signaled() {
+		return FromSignal(ws.Signal())
+	}
+	return ExitStatus{Code: ws.ExitStatus()}
+}
 
 // LookPath finds an executable as a shell would with cwd dir and PATH
 // pathEnv: names with a slash are taken relative to dir.
@@ -126,4 +118,11 @@ func envValue(env []string, key string) string {
 		}
 	}
 	return ""
+}
+
+// SpawnDetached is Spawn for a program run by its path (not looked up),
+// with spec.Argv[0] as the name it sees: daemonctl runs itself this way.
+// Nobody reaps it here; it is left to whoever inherits it.
+func SpawnDetached(spec Spec, path string) (Identity, error) {
+	return spawnPath(path, spec)
 }

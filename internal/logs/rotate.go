@@ -1,0 +1,156 @@
+package logs
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// Rotator writes a service's output to its log file and rotates it by
+// size: past MaxSize, NAME becomes NAME.1, NAME.1 becomes NAME.2, and so on
+// up to MaxFiles generations. It rotates only between lines, so every line
+// lands whole in exactly one file; a line longer than MaxSize is written
+// whole anyway. An unfinished line is held (up to MaxPartial bytes) until
+// its newline arrives or Flush is called. With Timestamps, each line starts
+// with the time it was read. It is the log's only writer, so nothing
+// written is ever lost to a rotation (unlike copy-and-truncate).
+type Rotator struct {
+	Path       string
+	MaxSize    int64 // 0: never rotate
+	MaxFiles   int   // generations kept; 0 keeps none
+	Timestamps bool
+	Now        func() time.Time
+
+	f           *os.File
+	size        int64
+	atLineStart bool
+	partial     []byte
+}
+
+// MaxPartial is how much of an unfinished line a Rotator holds back.
+const MaxPartial = 64 << 10
+
+// Open opens (appending to) or creates the log at r.Path.
+func (r *Rotator) Open() error {
+	if r.Now == nil {
+		r.Now = time.Now
+	}
+	f, err := os.OpenFile(r.Path, os.O_WRONLY|os.O_APPEND|os.O_CREATE|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o644)
+	if err != nil {
+		if errors.Is(err, unix.ELOOP) {
+			return fmt.Errorf("log file %s is a symbolic link: refused", r.Path)
+		}
+		return fmt.Errorf("log file: %w", err)
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return err
+	}
+	r.f, r.size, r.atLineStart = f, fi.Size(), true
+	return nil
+}
+
+// Write writes the complete lines of p, rotating before any line that
+// would take the file past MaxSize, and holds back an unfinished last line.
+func (r *Rotator) Write(p []byte) (int, error) {
+	n := len(p)
+	for len(p) > 0 {
+		i := bytes.IndexByte(p, '\n')
+		if i < 0 {
+			r.partial = append(r.partial, p...)
+			if len(r.partial) >= MaxPartial {
+				return n, r.Flush()
+			}
+			return n, nil
+		}
+		line := p[:i+1]
+		if len(r.partial) > 0 {
+			line = append(r.partial, line...)
+			r.partial = r.partial[:0]
+		}
+		if err := r.writeSegment(line); err != nil {
+			return n - len(p), err
+		}
+		p = p[i+1:]
+	}
+	return n, nil
+}
+
+// Pending reports whether an unfinished line is held back.
+func (r *Rotator) Pending() bool { return len(r.partial) > 0 }
+
+// Flush writes a held-back unfinished line as it is.
+func (r *Rotator) Flush() error {
+	if len(r.partial) == 0 {
+		return nil
+	}
+	err := r.writeSegment(r.partial)
+	r.partial = r.partial[:0]
+	return err
+}
+
+func (r *Rotator) writeSegment(seg []byte) error {
+	if r.atLineStart {
+		var stamp []byte
+		if r.Timestamps {
+			stamp = r.Now().UTC().AppendFormat(nil, "2006-01-02T15:04:05.000Z07:00 ")
+		}
+		if r.MaxSize > 0 && r.size > 0 && r.size+int64(len(stamp)+len(seg)) > r.MaxSize {
+			if err := r.rotate(); err != nil {
+				return err
+			}
+		}
+		if len(stamp) > 0 {
+			if err := r.write(stamp); err != nil {
+				return err
+			}
+		}
+	}
+	r.atLineStart = seg[len(seg)-1] == '\n'
+	return r.write(seg)
+}
+
+func (r *Rotator) write(b []byte) error {
+	n, err := r.f.Write(b)
+	r.size += int64(n)
+	return err
+}
+
+// rotate shifts the generations and starts a new file.
+func (r *Rotator) rotate() error {
+	if err := r.f.Close(); err != nil {
+		return err
+	}
+	if r.MaxFiles <= 0 {
+		os.Remove(r.Path)
+	} else {
+		os.Remove(Generation(r.Path, r.MaxFiles))
+		for i := r.MaxFiles - 1; i >= 1; i-- {
+			os.Rename(Generation(r.Path, i), Generation(r.Path, i+1))
+		}
+		if err := os.Rename(r.Path, Generation(r.Path, 1)); err != nil {
+			return fmt.Errorf("rotate %s: %w", r.Path, err)
+		}
+	}
+	return r.Open()
+}
+
+// Close flushes an unfinished line and closes the current file.
+func (r *Rotator) Close() error {
+	if r.f == nil {
+		return nil
+	}
+	err := r.Flush()
+	if cerr := r.f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// Generation is the name of the n-th rotated generation of path.
+func Generation(path string, n int) string { return fmt.Sprintf("%s.%d", path, n) }

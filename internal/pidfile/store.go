@@ -1,0 +1,52 @@
+package pidfile
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+)
+
+// Store keeps the state records and locks of a config's services in its
+// run_dir: NAME.state and NAME.lock.
+type Store struct{ Dir string }
+
+// StatePath is where the record of service name lives.
+func (s Store) StatePath(name string) string { return filepath.Join(s.Dir, name+".state") }
+
+// Lock takes service name's lock, creating run_dir if needed.
+func (s Store) Lock(ctx context.Context, name string) (*Lock, error) {
+	if err := os.MkdirAll(s.Dir, 0o755); err != nil {
+		return nil, fmt.Errorf("run_dir: %w", err)
+	}
+	return Acquire(ctx, filepath.Join(s.Dir, name+".lock"))
+}
+
+// Read returns service name's record, nil if it has none.
+func (s Store) Read(name string) (*State, error) { return ReadState(s.StatePath(name)) }
+
+// Write records st as service name's state.
+func (s Store) Write(name string, st *State) error {
+	if err := WriteState(s.StatePath(name), st); err != nil {
+		return fmt.Errorf("write state: %w", err)
+	}
+	return nil
+}
+
+// Update re-reads service name's record under its lock and, if match
+// accepts it, applies fn and writes it back. It reports whether it wrote.
+func (s Store) Update(ctx context.Context, name string, match func(*State) bool, fn func(*State) error) (bool, error) {
+	l, err := s.Lock(context.WithoutCancel(ctx), name)
+	if err != nil {
+		return false, err
+	}
+	defer l.Release()
+	st, err := s.Read(name)
+	if err != nil || st == nil || !match(st) {
+		return false, err
+	}
+	if err := fn(st); err != nil {
+		return false, err
+	}
+	return true, s.Write(name, st)
+}

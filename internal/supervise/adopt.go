@@ -1,0 +1,48 @@
+package supervise
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/daemonctl/daemonctl/internal/pidfile"
+	"github.com/daemonctl/daemonctl/internal/proc"
+)
+
+// adopt takes over a service whose monitor died: it reattaches to the
+// service's output pipe and watches its leader through a pidfd. The
+// monitor is not the service's parent, so the exit status of an adopted
+// instance is unknown, and counts as a failure for the restart policy.
+func (m *monitor) adopt(ctx context.Context) (*run, error) {
+	st, err := m.store.Read(m.Service.Name)
+	if err != nil || st == nil {
+		return nil, fmt.Errorf("adopt: no record of %s", m.Service.Name)
+	}
+	if !st.Leader.Alive() {
+		return nil, fmt.Errorf("adopt: pid %d is not running", st.Leader.PID)
+	}
+	exited := make(chan proc.ExitStatus, 1)
+	go func() {
+		<-proc.WatchExit(context.WithoutCancel(ctx), st.Leader)
+		exited <- proc.ExitStatus{Code: -1, Signal: ""}
+	}()
+	r := &run{leader: st.Leader, token: st.Token, began: st.StartedAt, exited: exited, readyCh: make(chan error, 1)}
+	output := make(chan struct{})
+	if pipe := adoptOutput(st.Leader.PID); pipe != nil {
+		r.output = pump(pipe, m.out)
+		m.out.notef("new monitor took over %s (pid %d) and its output", m.Service.Name, st.Leader.PID)
+	} else {
+		close(output)
+		r.output = output
+		m.out.notef("new monitor took over %s (pid %d); its output does not go through a pipe and is not captured", m.Service.Name, st.Leader.PID)
+	}
+	if st.Phase == pidfile.PhaseRunning {
+		r.readyCh <- nil
+	} else {
+		go m.awaitReady(ctx, r, nil, st.LogOffset)
+	}
+	if time.Since(st.StartedAt) > StableUptime {
+		r.began = time.Now().Add(-StableUptime)
+	}
+	return r, nil
+}

@@ -1,0 +1,369 @@
+// Package supervise is the per-service monitor: the small daemonctl
+// process that `start` leaves behind for each service. It is the service's
+// parent and a child subreaper, so it reaps the service and anything the
+// service orphaned; it writes the service's output to its rotated log; it
+// records every exit, with a crash record for unexpected ones; and it
+// restarts the service as its restart policy says, with backoff and a
+// limit. It never stops a service itself: `stop` signals the tree and
+// records that it did, and the monitor, seeing that, leaves.
+package supervise
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/daemonctl/daemonctl/internal/config"
+	"github.com/daemonctl/daemonctl/internal/logs"
+	"github.com/daemonctl/daemonctl/internal/pidfile"
+	"github.com/daemonctl/daemonctl/internal/probe"
+	"github.com/daemonctl/daemonctl/internal/proc"
+)
+
+// Options configure a monitor.
+type Options struct {
+	Config  *config.Config
+	Service *config.Service
+	// Env resolves the service's environment (lifecycle.Manager.Env).
+	Env func(*config.Service) ([]string, error)
+	// Report, if set, receives one line per event of the first launch for
+	// the `start` command waiting on it: "launched PID", then "ready" or
+	// "failed REASON". It is closed after the last.
+	Report *os.File
+	// Adopt takes over a service that runs already, whose monitor died.
+	Adopt bool
+}
+
+// Report lines.
+const (
+	ReportLaunched = "launched"
+	ReportReady    = "ready"
+	ReportFailed   = "failed"
+)
+
+// KillWait is how long leftovers get after SIGKILL.
+const KillWait = 5 * time.Second
+
+type monitor struct {
+	Options
+	store  pidfile.Store
+	out    *sink
+	reaper *reaper
+	first  bool // the launch `start` is waiting for
+}
+
+// Run supervises the service until it ends for good: stopped, failed,
+// not to be restarted, or the monitor itself is told to go (SIGTERM).
+func Run(ctx context.Context, opts Options) error {
+	if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
+		return fmt.Errorf("become subreaper: %w", err)
+	}
+	// Ignored here, so ignored in the service too, as systemd's
+	// IgnoreSIGPIPE= does: if this monitor is killed, the service's writes
+	// to its output pipe fail instead of killing it.
+	signal.Ignore(unix.SIGPIPE, unix.SIGHUP)
+	ctx, stop := signal.NotifyContext(ctx, unix.SIGTERM, unix.SIGINT)
+	defer stop()
+
+	s := opts.Service
+	rot := &logs.Rotator{Path: s.LogFile, MaxSize: int64(*s.LogMaxSize), MaxFiles: *s.LogMaxFiles, Timestamps: s.LogTimestamps}
+	if err := rot.Open(); err != nil {
+		opts.report(ReportFailed, err.Error())
+		return err
+	}
+	m := &monitor{Options: opts, store: pidfile.Store{Dir: opts.Config.RunDir}, out: &sink{log: rot}, reaper: startReaper(), first: !opts.Adopt}
+	defer m.out.close()
+	defer m.closeReport()
+	return m.loop(ctx)
+}
+
+func (o *Options) report(kind, detail string) {
+	if o.Report == nil {
+		return
+	}
+	fmt.Fprintf(o.Report, "%s %s\n", kind, detail)
+}
+
+func (m *monitor) closeReport() {
+	if m.Report != nil {
+		m.Report.Close()
+		m.Report = nil
+	}
+}
+
+// run is one life of the service: launched (or adopted), then exited.
+type run struct {
+	leader  proc.Identity
+	token   string
+	began   time.Time
+	exited  <-chan proc.ExitStatus
+	known   bool          // exit status is known (we are the parent)
+	output  <-chan struct{} // closed when the output pipe is drained
+	readyCh chan error
+}
+
+func (m *monitor) loop(ctx context.Context) error {
+	adopt := m.Adopt
+	for {
+		var r *run
+		var err error
+		if adopt {
+			r, err = m.adopt(ctx)
+			adopt = false
+		} else {
+			r, err = m.launch(ctx)
+		}
+		if err != nil {
+			m.report(ReportFailed, err.Error())
+			return err
+		}
+		if r == nil {
+			return nil // stopped meanwhile
+		}
+		exit, stopped := m.watch(ctx, r)
+		if stopped {
+			return nil
+		}
+		delay, again := m.afterExit(ctx, r, exit)
+		if !again {
+			return nil
+		}
+		select {
+		case <-time.After(delay):
+		case <-ctx.Done():
+			m.out.notef("monitor told to go while waiting to restart")
+			return nil
+		}
+	}
+}
+
+// launch starts the service and records it, unless a stop claimed it.
+func (m *monitor) launch(ctx context.Context) (*run, error) {
+	s := m.Service
+	env, err := m.Env(s)
+	if err != nil {
+		return nil, err
+	}
+	token := newToken()
+	env = append(env, proc.TokenVar+"="+token, "DAEMONCTL_SERVICE="+s.Name)
+	r, w, err := newPipe()
+	if err != nil {
+		return nil, err
+	}
+	offset := m.logSize()
+	m.reaper.hold()
+	id, err := proc.Spawn(proc.Spec{Argv: s.Command.Argv, Dir: s.Dir, Env: env, Stdout: w, Stderr: w})
+	w.Close()
+	if err != nil {
+		m.reaper.release()
+		r.Close()
+		return nil, err
+	}
+	exited := m.reaper.watch(id.PID)
+	m.reaper.release()
+	run := &run{leader: id, token: token, began: time.Now(), exited: exited, known: true, output: pump(r, m.out), readyCh: make(chan error, 1)}
+	claimed, err := m.record(ctx, run, offset)
+	if err != nil || !claimed {
+		// A stop got here first, or the record cannot be written: what
+		// nobody can find must not run.
+		(proc.Tree{Leader: id, Token: token}).Stop(context.WithoutCancel(ctx), unix.SIGKILL, time.Second, time.Second)
+		<-exited
+		return nil, err
+	}
+	if m.first {
+		m.report(ReportLaunched, fmt.Sprint(id.PID))
+	}
+	go m.awaitReady(ctx, run, env, offset)
+	return run, nil
+}
+
+func (m *monitor) logSize() int64 {
+	if fi, err := os.Stat(m.Service.LogFile); err == nil {
+		return fi.Size()
+	}
+	return 0
+}
+
+// record writes the new instance into the state record and pid file,
+// unless a stop claimed the service meanwhile.
+func (m *monitor) record(ctx context.Context, r *run, offset int64) (bool, error) {
+	s := m.Service
+	self := mustSelf()
+	return m.store.Update(ctx, s.Name, func(st *pidfile.State) bool {
+		return !st.StopRequested() && st.Monitor != nil && *st.Monitor == self
+	}, func(st *pidfile.State) error {
+		if err := st.SetPhase(pidfile.PhaseStarting); err != nil {
+			return err
+		}
+		st.Leader, st.Token, st.StartedAt, st.LogOffset = r.leader, r.token, time.Now().UTC(), offset
+		st.PidFile, st.LogFile, st.ReadyAt, st.NextRestart = s.PidFile, s.LogFile, nil, nil
+		return pidfile.WritePID(s.PidFile, r.leader.PID)
+	})
+}
+
+// awaitReady runs the readiness probe (or waits out the start grace) and
+// records the service ready.
+func (m *monitor) awaitReady(ctx context.Context, r *run, env []string, offset int64) {
+	s := m.Service
+	err := m.waitReady(ctx, r, env, offset)
+	if err == nil {
+		m.store.Update(ctx, s.Name, func(st *pidfile.State) bool { return st.Token == r.token && st.Phase == pidfile.PhaseStarting },
+			func(st *pidfile.State) error {
+				t := time.Now().UTC()
+				st.ReadyAt = &t
+				return st.SetPhase(pidfile.PhaseRunning)
+			})
+	}
+	r.readyCh <- err
+}
+
+func (m *monitor) waitReady(ctx context.Context, r *run, env []string, offset int64) error {
+	s := m.Service
+	leaderGone := proc.WatchExit(ctx, r.leader)
+	if s.Ready == nil {
+		select {
+		case <-leaderGone:
+			return probe.ErrDied
+		case <-time.After(s.StartGrace.Std()):
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	p := probe.For(s.Ready, s.Dir, env, s.LogFile, offset)
+	return probe.Wait(ctx, p, s.Ready.Timeout.Std(), leaderGone)
+}
+
+// watch waits for the service's leader to exit, reporting readiness to
+// `start` on the way, and ends what is left of its tree. It returns the
+// exit, and whether a stop (or the monitor's own end) explains it.
+func (m *monitor) watch(ctx context.Context, r *run) (proc.ExitStatus, bool) {
+	readyCh := r.readyCh
+	for {
+		select {
+		case err := <-readyCh:
+			readyCh = nil
+			if err == nil {
+				if m.first {
+					m.report(ReportReady, "")
+					m.closeReport()
+				}
+				continue
+			}
+			if errors.Is(err, probe.ErrDied) || errors.Is(err, context.Canceled) {
+				continue // the exit explains itself
+			}
+			m.out.notef("%v; stopping it", err)
+			if m.first {
+				m.report(ReportFailed, err.Error()+"; stopped it")
+			}
+			m.endTree(ctx, r)
+			exit := <-r.exited
+			m.finish(ctx, r, exit, pidfile.PhaseFailed)
+			return exit, true
+		case exit := <-r.exited:
+			m.endTree(ctx, r)
+			select {
+			case <-r.output:
+			case <-time.After(time.Second):
+			}
+			return exit, false
+		case <-ctx.Done():
+			// Told to go: a stop is under way, or an operator wants this
+			// monitor gone. Either way the service is not ours to end.
+			if m.stopRequested() {
+				exit := <-r.exited
+				m.finish(ctx, r, exit, "")
+				return exit, true
+			}
+			m.out.notef("monitor exiting; %s (pid %d) keeps running unsupervised until the next start adopts it", m.Service.Name, r.leader.PID)
+			return proc.ExitStatus{}, true
+		}
+	}
+}
+
+// endTree stops whatever is left of the instance's tree once its leader
+// has exited (a JVM outliving its start.sh), so a restart cannot collide
+// with it.
+func (m *monitor) endTree(ctx context.Context, r *run) {
+	s := m.Service
+	(proc.Tree{Leader: r.leader, Token: r.token}).Stop(context.WithoutCancel(ctx), unix.Signal(s.StopSignal), s.StopTimeout.Std(), KillWait)
+}
+
+func (m *monitor) stopRequested() bool {
+	st, err := m.store.Read(m.Service.Name)
+	return err == nil && st != nil && st.StopRequested()
+}
+
+// finish records the exit of an instance; with phase set, it also moves
+// the record there.
+func (m *monitor) finish(ctx context.Context, r *run, exit proc.ExitStatus, phase pidfile.Phase) {
+	m.store.Update(ctx, m.Service.Name, func(st *pidfile.State) bool { return st.Token == r.token }, func(st *pidfile.State) error {
+		st.LastExit = &exit
+		if phase != "" {
+			return st.SetPhase(phase)
+		}
+		return nil
+	})
+}
+
+// afterExit records an exit and decides whether and when to restart.
+func (m *monitor) afterExit(ctx context.Context, r *run, exit proc.ExitStatus) (time.Duration, bool) {
+	s := m.Service
+	var (
+		delay   time.Duration
+		again   bool
+		message string
+	)
+	uptime := time.Since(r.began)
+	restarts := 0
+	m.store.Update(ctx, s.Name, func(st *pidfile.State) bool { return st.Token == r.token }, func(st *pidfile.State) error {
+		st.LastExit = &exit
+		if st.StopRequested() {
+			return nil
+		}
+		st.LastCrash = crashRecord(s.LogFile, s.Dir, exit, r.began)
+		wasStarting := st.Phase == pidfile.PhaseStarting
+		switch {
+		case m.first && wasStarting:
+			message = fmt.Sprintf("exited during start: %s", exit)
+			return st.SetPhase(pidfile.PhaseFailed)
+		case !ShouldRestart(string(s.Restart), exit.Code, r.known):
+			message = fmt.Sprintf("exited (%s); restart policy %s: not restarting", exit, s.Restart)
+			return nil
+		}
+		if uptime < StableUptime || wasStarting {
+			st.QuickDeaths++
+		} else {
+			st.QuickDeaths = 1
+		}
+		if st.QuickDeaths > s.RestartLimit {
+			message = fmt.Sprintf("exited (%s); %d quick deaths in a row, giving up", exit, st.QuickDeaths)
+			return st.SetPhase(pidfile.PhaseFailed)
+		}
+		delay = Backoff(s.RestartDelay.Std(), st.QuickDeaths)
+		next := time.Now().UTC().Add(delay)
+		st.NextRestart = &next
+		st.Restarts++
+		restarts = st.Restarts
+		again = true
+		message = fmt.Sprintf("exited (%s); restarting in %s (restart %d)", exit, delay, st.Restarts)
+		return nil
+	})
+	if message != "" {
+		m.out.notef("%s %s", s.Name, message)
+		if m.first {
+			m.report(ReportFailed, message)
+		}
+		env, _ := m.Env(s)
+		runOnExit(ctx, s.OnExit, s.Dir, env, s.Name, exit, restarts, m.out)
+	}
+	m.first = false
+	m.closeReport()
+	return delay, again
+}
