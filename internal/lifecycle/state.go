@@ -48,9 +48,9 @@ type observation struct {
 	record       *pidfile.State // nil: never started by daemonctl, or record unreadable
 	leaderAlive  bool
 	monitorAlive bool
-	pidFilePID  int   // 0: no pid file
-	recordErr   error // the record cannot be read
-	pidErr      error // the pid file cannot be read
+	pidFilePID   int   // 0: no pid file
+	recordErr    error // the record cannot be read
+	pidErr       error // the pid file cannot be read
 }
 
 func (m *Manager) observe(s *config.Service) observation {

@@ -102,7 +102,7 @@ type run struct {
 	token   string
 	began   time.Time
 	exited  <-chan proc.ExitStatus
-	known   bool          // exit status is known (we are the parent)
+	known   bool            // exit status is known (we are the parent)
 	output  <-chan struct{} // closed when the output pipe is drained
 	readyCh chan error
 }
