@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"flag"
 	"fmt"
 	"net"
@@ -32,10 +33,21 @@ func testserverMain() {
 		spawn       = flag.String("spawn", "", "run a child testserver with these space-separated flags")
 		setsid      = flag.Bool("setsid", false, "with -spawn, put the child in a new session (leave the process group)")
 		printEnv    = flag.String("print-env", "", "print these comma-separated variables")
+		lineSize    = flag.Int("line-size", 0, "pad each -lines line to this many bytes")
+		tick        = flag.Duration("tick", 0, "print a numbered line this often")
+		doubleFork  = flag.String("double-fork", "", "start a daemon the classic way (fork, setsid, fork, parent exits) that writes its pid here")
+		forkMiddle  = flag.String("fork-middle", "", "internal: the middle process of -double-fork")
 	)
 	flag.Parse()
-	if *pidFile != "" {
-		os.WriteFile(*pidFile, []byte(fmt.Sprintf("%d\n", os.Getpid())), 0o644)
+	if *forkMiddle != "" {
+		grandchild := exec.Command(os.Args[0], "-pidfile", *forkMiddle)
+		grandchild.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+		grandchild.Start()
+		os.Exit(0) // orphan the grandchild
+	}
+	if *pidFile != "" { // atomically: scenarios wait for the file to appear
+		os.WriteFile(*pidFile+".tmp", []byte(fmt.Sprintf("%d\n", os.Getpid())), 0o644)
+		os.Rename(*pidFile+".tmp", *pidFile)
 	}
 	if *record != "" {
 		appendLine(*record, *name+" start")
@@ -45,8 +57,30 @@ func testserverMain() {
 			fmt.Printf("%s=%s\n", k, os.Getenv(k))
 		}
 	}
+	out := bufio.NewWriterSize(os.Stdout, 64<<10)
 	for i := 1; i <= *lines; i++ {
-		fmt.Printf("line %d\n", i)
+		line := fmt.Sprintf("line %d ", i)
+		if pad := *lineSize - len(line) - 1; pad > 0 {
+			line += strings.Repeat("x", pad)
+		}
+		out.WriteString(line + "\n")
+	}
+	out.Flush()
+	if *lines > 0 {
+		fmt.Println("all lines written")
+	}
+	if *doubleFork != "" {
+		middle := exec.Command(os.Args[0], "-fork-middle", *doubleFork)
+		middle.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+		middle.Run()
+	}
+	if *tick > 0 {
+		go func() {
+			for i := 1; ; i++ {
+				time.Sleep(*tick)
+				fmt.Printf("tick %d\n", i)
+			}
+		}()
 	}
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, syscall.SIGTERM)

@@ -64,8 +64,7 @@ func Run(ctx context.Context, opts Options) error {
 		return fmt.Errorf("become subreaper: %w", err)
 	}
 	// Ignored here, so ignored in the service too, as systemd's
-	// IgnoreSIGPIPE= does: if this monitor is killed, the service's writes
-	// to its output pipe fail instead of killing it.
+	// IgnoreSIGPIPE= does by default.
 	signal.Ignore(unix.SIGPIPE, unix.SIGHUP)
 	ctx, stop := signal.NotifyContext(ctx, unix.SIGTERM, unix.SIGINT)
 	defer stop()
@@ -157,7 +156,11 @@ func (m *monitor) launch(ctx context.Context) (*run, error) {
 	}
 	offset := m.logSize()
 	m.reaper.hold()
-	id, err := proc.Spawn(proc.Spec{Argv: s.Command.Argv, Dir: s.Dir, Env: env, Stdout: w, Stderr: w})
+	// The service also holds the pipe's read end (as fd 3), so the pipe
+	// never loses its last reader: if this monitor dies, the service's
+	// writes still succeed (buffered in the pipe, blocking only once it
+	// is full) until a new monitor adopts the service and drains it.
+	id, err := proc.Spawn(proc.Spec{Argv: s.Command.Argv, Dir: s.Dir, Env: env, Stdout: w, Stderr: w, ExtraFiles: []*os.File{r}})
 	w.Close()
 	if err != nil {
 		m.reaper.release()

@@ -99,7 +99,8 @@ func pump(r io.ReadCloser, s *sink) <-chan struct{} {
 
 // adoptOutput reopens the read side of the pipe a running service writes
 // its stdout to, through /proc/PID/fd/1, so that a new monitor can take
-// over from one that died. It returns nil if stdout is not a pipe.
+// over from one that died and read what the pipe buffered meanwhile. It
+// returns nil if stdout is not a pipe.
 func adoptOutput(pid int) *os.File {
 	path := fmt.Sprintf("/proc/%d/fd/1", pid)
 	var st unix.Stat_t
