@@ -262,12 +262,12 @@ func (m *monitor) watch(ctx context.Context, r *run) (proc.ExitStatus, bool) {
 				continue // the exit explains itself
 			}
 			m.out.notef("%v; stopping it", err)
-			if m.first {
-				m.report(ReportFailed, err.Error()+"; stopped it")
-			}
 			m.endTree(ctx, r)
 			exit := <-r.exited
 			m.finish(ctx, r, exit, pidfile.PhaseFailed)
+			if m.first {
+				m.report(ReportFailed, err.Error()+"; stopped it")
+			}
 			return exit, true
 		case exit := <-r.exited:
 			m.endTree(ctx, r)
@@ -298,6 +298,14 @@ func (m *monitor) endTree(ctx context.Context, r *run) {
 	(proc.Tree{Leader: r.leader, Token: r.token}).Stop(context.WithoutCancel(ctx), unix.Signal(s.StopSignal), s.StopTimeout.Std(), KillWait)
 }
 
+func (m *monitor) restarts() int {
+	st, err := m.store.Read(m.Service.Name)
+	if err != nil || st == nil {
+		return 0
+	}
+	return st.Restarts
+}
+
 func (m *monitor) stopRequested() bool {
 	st, err := m.store.Read(m.Service.Name)
 	return err == nil && st != nil && st.StopRequested()
@@ -324,7 +332,12 @@ func (m *monitor) afterExit(ctx context.Context, r *run, exit proc.ExitStatus) (
 		message string
 	)
 	uptime := time.Since(r.began)
-	restarts := 0
+	if !m.stopRequested() {
+		// Before the exit is recorded, so that a status showing it
+		// means the operator's hook has run.
+		env, _ := m.Env(s)
+		runOnExit(ctx, s.OnExit, s.Dir, env, s.Name, exit, m.restarts(), m.out)
+	}
 	m.store.Update(ctx, s.Name, func(st *pidfile.State) bool { return st.Token == r.token }, func(st *pidfile.State) error {
 		st.LastExit = &exit
 		if st.StopRequested() {
@@ -353,7 +366,6 @@ func (m *monitor) afterExit(ctx context.Context, r *run, exit proc.ExitStatus) (
 		next := time.Now().UTC().Add(delay)
 		st.NextRestart = &next
 		st.Restarts++
-		restarts = st.Restarts
 		again = true
 		message = fmt.Sprintf("exited (%s); restarting in %s (restart %d)", exit, delay, st.Restarts)
 		return nil
@@ -363,8 +375,6 @@ func (m *monitor) afterExit(ctx context.Context, r *run, exit proc.ExitStatus) (
 		if m.first {
 			m.report(ReportFailed, message)
 		}
-		env, _ := m.Env(s)
-		runOnExit(ctx, s.OnExit, s.Dir, env, s.Name, exit, restarts, m.out)
 	}
 	m.first = false
 	m.closeReport()
