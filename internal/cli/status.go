@@ -1,6 +1,8 @@
 package cli
 
 import (
+	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -13,6 +15,7 @@ import (
 
 	"github.com/daemonctl/daemonctl/internal/config"
 	"github.com/daemonctl/daemonctl/internal/lifecycle"
+	"github.com/daemonctl/daemonctl/internal/pidfile"
 )
 
 // ExitStatusUnknown is status's exit code for an unknown service or
@@ -20,7 +23,11 @@ import (
 const ExitStatusUnknown = 4
 
 func newStatusCmd(f *Factory) *cobra.Command {
-	var asJSON bool
+	var (
+		asJSON   bool
+		watch    bool
+		interval time.Duration
+	)
 	cmd := &cobra.Command{
 		Use:   "status [SERVICE...]",
 		Short: "Show services' state (exit 0 running, 1 dead, 3 stopped, 4 unknown)",
@@ -28,6 +35,9 @@ func newStatusCmd(f *Factory) *cobra.Command {
 			m, err := f.Manager()
 			if err != nil {
 				return err
+			}
+			if watch {
+				return watchStatus(cmd.Context(), f.IO.Out, m, args, interval)
 			}
 			statuses, err := m.Status(args)
 			var unknown *config.UnknownServiceError
@@ -52,7 +62,55 @@ func newStatusCmd(f *Factory) *cobra.Command {
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	cmd.Flags().BoolVarP(&watch, "watch", "w", false, "redraw the table until interrupted")
+	cmd.Flags().DurationVar(&interval, "interval", time.Second, "with --watch, time between redraws")
 	return cmd
+}
+
+// ANSI sequences for redrawing in place.
+const (
+	cursorHome   = "\x1b[H"
+	clearScreen  = "\x1b[2J"
+	eraseLineEnd = "\x1b[K"
+	eraseBelow   = "\x1b[J"
+	hideCursor   = "\x1b[?25l"
+	showCursor   = "\x1b[?25h"
+)
+
+// watchStatus redraws the status table every interval until ctx ends.
+// Each frame is built whole and written at once over the previous one,
+// line by line with the rest of each line erased, so nothing flickers.
+func watchStatus(ctx context.Context, w io.Writer, m *lifecycle.Manager, names []string, interval time.Duration) error {
+	fmt.Fprint(w, hideCursor+clearScreen)
+	defer fmt.Fprint(w, showCursor+"\n")
+	tick := time.NewTicker(interval)
+	defer tick.Stop()
+	for {
+		statuses, err := m.Status(names)
+		if err != nil {
+			return err
+		}
+		var frame bytes.Buffer
+		fmt.Fprintf(&frame, "daemonctl status   %s   every %s, Ctrl-C to quit\n\n", time.Now().Format(time.TimeOnly), interval)
+		writeStatusTable(&frame, statuses)
+		var out bytes.Buffer
+		out.WriteString(cursorHome)
+		for _, line := range strings.SplitAfter(frame.String(), "\n") {
+			out.WriteString(strings.TrimSuffix(line, "\n") + eraseLineEnd)
+			if strings.HasSuffix(line, "\n") {
+				out.WriteString("\n")
+			}
+		}
+		out.WriteString(eraseBelow)
+		if _, err := w.Write(out.Bytes()); err != nil {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-tick.C:
+		}
+	}
 }
 
 func writeStatusJSON(w io.Writer, statuses []lifecycle.Status) error {
@@ -88,7 +146,24 @@ func writeStatusTable(w io.Writer, statuses []lifecycle.Status) error {
 			fmt.Fprintf(w, "%s: %s\n", st.Name, st.Detail)
 		}
 	}
+	if len(statuses) == 1 && statuses[0].LastCrash != nil {
+		writeCrash(w, statuses[0].LastCrash)
+	}
 	return nil
+}
+
+// writeCrash shows the last unexpected exit of one service.
+func writeCrash(w io.Writer, c *pidfile.Crash) {
+	fmt.Fprintf(w, "\nlast crash: %s at %s\n", c.Exit, c.At.Local().Format(time.DateTime))
+	for _, a := range c.Artifacts {
+		fmt.Fprintf(w, "  left behind: %s\n", a)
+	}
+	if len(c.LogTail) > 0 {
+		fmt.Fprintf(w, "  last %d lines of its log:\n", len(c.LogTail))
+		for _, line := range c.LogTail {
+			fmt.Fprintf(w, "    %s\n", line)
+		}
+	}
 }
 
 func formatUptime(d time.Duration) string {
