@@ -1,67 +1,40 @@
 package cli
 
 import (
-	"os"
 	"runtime"
 	"runtime/debug"
 
 	"github.com/spf13/cobra"
-	"golang.org/x/sys/unix"
 
 	"github.com/daemonctl/daemonctl/internal/config"
+	"github.com/daemonctl/daemonctl/internal/lifecycle"
 	"github.com/daemonctl/daemonctl/internal/supervise"
 )
 
-const monitorCmdName = "__monitor"
+const supervisorCmdName = "__supervisor"
 
-// reportFD is where `start` hands a monitor the pipe for its reports.
-const reportFD = 3
-
-// newMonitorCmd is the hidden command `start` runs as each service's
-// monitor.
-func newMonitorCmd(f *Factory) *cobra.Command {
-	var adopt bool
-	cmd := &cobra.Command{
-		Use:    monitorCmdName + " SERVICE",
+// newSupervisorCmd is the hidden command `start` runs, once per run_dir,
+// to supervise the services it starts.
+func newSupervisorCmd(f *Factory) *cobra.Command {
+	return &cobra.Command{
+		Use:    supervisorCmdName,
 		Hidden: true,
-		Args:   cobra.ExactArgs(1),
+		Args:   cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			// A monitor mostly sleeps: one thread and a small heap keep a
-			// hundred of them cheap.
+			// The supervisor mostly sleeps in a few goroutines per
+			// service: one thread and a tight heap keep it small.
 			runtime.GOMAXPROCS(1)
-			debug.SetGCPercent(20)
-			m, err := f.Manager()
-			if err != nil {
-				return err
-			}
-			services, err := m.Config().Select(args)
-			if err != nil {
-				return err
-			}
-			var report *os.File
-			if !adopt && isPipe(reportFD) {
-				report = os.NewFile(reportFD, "report")
-			}
-			return supervise.Run(cmd.Context(), supervise.Options{
-				Config:  m.Config(),
-				Service: services[0],
-				Env: func(s *config.Service) ([]string, error) {
-					env, err := m.Env(s)
+			debug.SetGCPercent(25)
+			return supervise.Serve(cmd.Context(), supervise.ServeOptions{
+				Load: f.Config,
+				Env: func(cfg *config.Config, s *config.Service, environ []string) ([]string, error) {
+					env, err := lifecycle.New(cfg, environ, nil, lifecycle.MonitorCommand{}).Env(s)
 					if err != nil {
 						return nil, err
 					}
 					return env.Environ(), nil
 				},
-				Report: report,
-				Adopt:  adopt,
 			})
 		},
 	}
-	cmd.Flags().BoolVar(&adopt, "adopt", false, "take over a running service whose monitor died")
-	return cmd
-}
-
-func isPipe(fd int) bool {
-	var st unix.Stat_t
-	return unix.Fstat(fd, &st) == nil && st.Mode&unix.S_IFMT == unix.S_IFIFO
 }

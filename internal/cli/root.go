@@ -89,7 +89,7 @@ func (f *Factory) monitorCommand(cfg *config.Config) lifecycle.MonitorCommand {
 	if err != nil {
 		self = os.Args[0]
 	}
-	return lifecycle.MonitorCommand{Path: self, Args: []string{"daemonctl", "--config", cfg.Path, monitorCmdName}}
+	return lifecycle.MonitorCommand{Path: self, Args: []string{"daemonctl", "--config", cfg.Path, supervisorCmdName}}
 }
 
 func cutPrefix(s, prefix string) (string, bool) {
@@ -122,7 +122,7 @@ func NewRoot(f *Factory) *cobra.Command {
 		newLogsCmd(f),
 		newCheckCmd(f),
 		newInitCmd(f),
-		newMonitorCmd(f),
+		newSupervisorCmd(f),
 	)
 	return root
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/daemonctl/daemonctl/internal/config"
 	"github.com/daemonctl/daemonctl/internal/pidfile"
+	"github.com/daemonctl/daemonctl/internal/supervise"
 )
 
 // Manager runs the lifecycle of the services of one config.
@@ -21,14 +22,15 @@ type Manager struct {
 	environ []string
 	store   pidfile.Store
 	monitor MonitorCommand
+	sup     *supervise.Client
 
 	mu  sync.Mutex
 	out io.Writer
 }
 
-// MonitorCommand says how to run a service's monitor: Path is executed
-// with Args followed by the service name (and --adopt to take over a
-// running service). daemonctl runs itself: `daemonctl -c CONFIG __monitor`.
+// MonitorCommand says how to run the supervisor of the config's run_dir,
+// which monitors every service: Path is executed with Args. daemonctl runs
+// itself: `daemonctl --config CONFIG __supervisor`.
 type MonitorCommand struct {
 	Path string
 	Args []string
@@ -41,7 +43,9 @@ func New(cfg *config.Config, environ []string, out io.Writer, monitor MonitorCom
 	if out == nil {
 		out = io.Discard
 	}
-	return &Manager{cfg: cfg, environ: environ, out: out, store: pidfile.Store{Dir: cfg.RunDir}, monitor: monitor}
+	m := &Manager{cfg: cfg, environ: environ, out: out, store: pidfile.Store{Dir: cfg.RunDir}, monitor: monitor}
+	m.sup = &supervise.Client{RunDir: cfg.RunDir, Spawn: m.spawnSupervisor}
+	return m
 }
 
 // Config returns the config the manager runs.

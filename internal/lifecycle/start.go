@@ -1,7 +1,6 @@
 package lifecycle
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -16,6 +15,7 @@ import (
 	"github.com/daemonctl/daemonctl/internal/logs"
 	"github.com/daemonctl/daemonctl/internal/pidfile"
 	"github.com/daemonctl/daemonctl/internal/proc"
+	"github.com/daemonctl/daemonctl/internal/supervise"
 )
 
 // LogTailLines is how many lines of its log a failed start shows.
@@ -92,7 +92,7 @@ func (m *Manager) startOne(ctx context.Context, s *config.Service) error {
 			if err := m.adopt(s, o.record); err != nil {
 				return &ServiceError{Service: s.Name, Err: err}
 			}
-			m.printf("%s is already running (pid %d); its monitor had died, a new one took it over", s.Name, pid)
+			m.printf("%s is already running (pid %d); its supervisor had died, a new one took it over", s.Name, pid)
 		} else if o.running() {
 			m.printf("%s is already running (pid %d)", s.Name, pid)
 		} else {
@@ -104,17 +104,17 @@ func (m *Manager) startOne(ctx context.Context, s *config.Service) error {
 		// Start now rather than when the backoff ends.
 		m.dismissMonitor(ctx, o.record)
 	}
-	report, st, err := m.launch(ctx, s, o)
+	req, st, err := m.launch(ctx, s, o)
 	l.Release()
 	if err != nil {
 		return &ServiceError{Service: s.Name, Err: err}
 	}
-	return m.awaitReport(ctx, s, report, st)
+	return m.awaitReport(ctx, s, req, st)
 }
 
 // launch runs the service's monitor, which launches the service, and
 // records the monitor. The caller holds the service's lock.
-func (m *Manager) launch(ctx context.Context, s *config.Service, o observation) (*os.File, *pidfile.State, error) {
+func (m *Manager) launch(ctx context.Context, s *config.Service, o observation) (*supervise.Request, *pidfile.State, error) {
 	if err := m.cleanLeftovers(ctx, s, o); err != nil {
 		return nil, nil, err
 	}
@@ -132,103 +132,92 @@ func (m *Manager) launch(ctx context.Context, s *config.Service, o observation) 
 	if err := os.MkdirAll(filepath.Dir(s.PidFile), 0o755); err != nil {
 		return nil, nil, fmt.Errorf("pid file directory: %w", err)
 	}
-	reportR, reportW, err := os.Pipe()
+	req, err := m.sup.Send("start", s.Name, m.environ)
 	if err != nil {
 		return nil, nil, err
 	}
-	defer reportW.Close()
-	monitor, err := m.spawnMonitor(s, logFile, []*os.File{reportW})
-	if err != nil {
-		reportR.Close()
-		return nil, nil, err
-	}
-	st := &pidfile.State{Service: s.Name, Monitor: &monitor, PidFile: s.PidFile, LogFile: s.LogFile, StartedAt: now(), LogOffset: offset}
+	st := &pidfile.State{Service: s.Name, Monitor: &req.Supervisor, PidFile: s.PidFile, LogFile: s.LogFile, StartedAt: now(), LogOffset: offset}
 	if o.record != nil {
 		st.Phase, st.LastExit, st.LastCrash = o.record.Phase, o.record.LastExit, o.record.LastCrash
+		st.Restarts = 0
 	}
 	if err := st.SetPhase(pidfile.PhaseStarting); err != nil {
-		reportR.Close()
+		req.Close()
 		return nil, nil, err
 	}
 	if err := m.writeState(s, st); err != nil {
-		// A monitor nobody recorded must not go on.
-		unix.Kill(monitor.PID, unix.SIGKILL)
-		reportR.Close()
+		// The supervisor finds no record naming it, and launches nothing.
+		req.Close()
 		return nil, nil, err
 	}
-	return reportR, st, nil
+	return req, st, nil
 }
 
-// spawnMonitor runs the service's monitor in its own session. Its own
-// output (a panic, say) goes to the service's log.
-func (m *Manager) spawnMonitor(s *config.Service, logFile *os.File, extra []*os.File, flags ...string) (proc.Identity, error) {
-	argv := append(append(append([]string{}, m.monitor.Args...), flags...), s.Name)
-	return proc.SpawnDetached(proc.Spec{Argv: argv, Dir: m.cfg.Dir, Env: m.environ, Stdout: logFile, Stderr: logFile, ExtraFiles: extra}, m.monitor.Path)
-}
-
-// adopt gives a running service whose monitor died a new monitor.
-func (m *Manager) adopt(s *config.Service, st *pidfile.State) error {
-	logFile, _, err := openLog(s.LogFile)
+// spawnSupervisor starts the supervisor of the run_dir, detached in its
+// own session, its own messages going to run_dir/supervisor.log.
+func (m *Manager) spawnSupervisor() error {
+	logFile, _, err := openLog(filepath.Join(m.cfg.RunDir, "supervisor.log"))
 	if err != nil {
 		return err
 	}
 	defer logFile.Close()
-	monitor, err := m.spawnMonitor(s, logFile, nil, "--adopt")
+	_, err = proc.SpawnDetached(proc.Spec{Argv: m.monitor.Args, Dir: m.cfg.Dir, Env: m.environ, Stdout: logFile, Stderr: logFile}, m.monitor.Path)
+	return err
+}
+
+// adopt gives a running service whose supervisor died a new one.
+func (m *Manager) adopt(s *config.Service, st *pidfile.State) error {
+	req, err := m.sup.Send("adopt", s.Name, m.environ)
 	if err != nil {
 		return err
 	}
-	st.Monitor = &monitor
+	req.Close()
+	st.Monitor = &req.Supervisor
 	return m.writeState(s, st)
 }
 
-// dismissMonitor tells a service's monitor to go and waits until it has.
+// dismissMonitor asks the supervisor to stop monitoring the service (it
+// may be waiting to restart it) and waits until it has.
 func (m *Manager) dismissMonitor(ctx context.Context, st *pidfile.State) {
-	if st.Monitor == nil {
-		return
-	}
-	h, err := proc.Open(*st.Monitor)
-	if err != nil {
-		return
-	}
-	defer h.Close()
-	h.Signal(unix.SIGTERM)
-	wait, cancel := context.WithTimeout(ctx, killWait)
-	defer cancel()
-	if proc.WaitAll(wait, []*proc.Handle{h}) != nil {
-		h.Signal(unix.SIGKILL)
+	if st.Monitor != nil && st.Monitor.Alive() {
+		m.sup.Release(st.Service)
 	}
 }
 
-// awaitReport reads what the monitor reports of the first launch.
-func (m *Manager) awaitReport(ctx context.Context, s *config.Service, report *os.File, st *pidfile.State) error {
-	defer report.Close()
+// awaitReport reads what the supervisor reports of the first launch.
+func (m *Manager) awaitReport(ctx context.Context, s *config.Service, req *supervise.Request, st *pidfile.State) error {
+	defer req.Close()
 	began := time.Now()
-	lines := make(chan string)
+	type report struct {
+		kind, detail string
+		err          error
+	}
+	reports := make(chan report)
 	go func() {
-		defer close(lines)
-		sc := bufio.NewScanner(report)
-		for sc.Scan() {
-			lines <- sc.Text()
+		for {
+			kind, detail, err := req.Next()
+			reports <- report{kind, detail, err}
+			if err != nil {
+				return
+			}
 		}
 	}()
 	pid := ""
 	for {
 		select {
 		case <-ctx.Done():
-			return &ServiceError{Service: s.Name, Err: errors.New("interrupted while waiting for readiness; left to its monitor")}
-		case line, ok := <-lines:
-			if !ok {
-				return m.startError(s, errors.New("its monitor ended without a word"))
-			}
-			kind, detail, _ := strings.Cut(line, " ")
-			switch kind {
-			case "launched":
-				pid = detail
-			case "ready":
+			return &ServiceError{Service: s.Name, Err: errors.New("interrupted while waiting for readiness; left to its supervisor")}
+		case r := <-reports:
+			switch {
+			case r.err != nil:
+				return m.startError(s, errors.New("its supervisor ended without a word"))
+			case r.kind == supervise.ReportLaunched:
+				pid = r.detail
+			case r.kind == supervise.ReportReady:
 				m.printf("%s started (pid %s%s)", s.Name, pid, readyNote(s, time.Since(began)))
 				return nil
-			case "failed":
-				return m.startError(s, errors.New(detail))
+			case r.kind == supervise.ReportFailed:
+				return m.startError(s, errors.New(r.detail))
 			}
 		}
 	}

@@ -36,7 +36,8 @@ type Status struct {
 	Restarts      int              `json:"restarts"`
 	LastExit      *proc.ExitStatus `json:"last_exit"`
 	LastCrash     *pidfile.Crash   `json:"last_crash,omitempty"`
-	MonitorPID    *int             `json:"monitor_pid"`
+	// SupervisorPID is the supervisor watching the service, while it does.
+	SupervisorPID *int `json:"supervisor_pid"`
 	PidFile       string           `json:"pid_file"`
 	LogFile       string           `json:"log_file"`
 	// Detail says why a service is dead, failed or unknown.
@@ -143,9 +144,9 @@ func (m *Manager) status(s *config.Service) Status {
 	st := Status{Name: s.Name, State: state, PidFile: s.PidFile, LogFile: s.LogFile, Detail: detail}
 	if r := o.record; r != nil {
 		st.Restarts, st.LastExit, st.LastCrash = r.Restarts, r.LastExit, r.LastCrash
-		if o.monitorAlive {
+		if o.monitorAlive && (o.running() || o.launching() || o.restarting()) {
 			pid := r.Monitor.PID
-			st.MonitorPID = &pid
+			st.SupervisorPID = &pid
 		}
 		if o.running() {
 			pid := r.Leader.PID

@@ -29,7 +29,7 @@ func (m *monitor) adopt(ctx context.Context) (*run, error) {
 	r := &run{leader: st.Leader, token: st.Token, began: st.StartedAt, exited: exited, readyCh: make(chan error, 1)}
 	output := make(chan struct{})
 	if pipe := adoptOutput(st.Leader.PID); pipe != nil {
-		r.output = pump(pipe, m.out)
+		r.pipe, r.output = pipe, pump(pipe, m.out)
 		m.out.notef("new monitor took over %s (pid %d) and its output", m.Service.Name, st.Leader.PID)
 	} else {
 		close(output)

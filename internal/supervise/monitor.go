@@ -1,11 +1,3 @@
-// Package supervise is the per-service monitor: the small daemonctl
-// process that `start` leaves behind for each service. It is the service's
-// parent and a child subreaper, so it reaps the service and anything the
-// service orphaned; it writes the service's output to its rotated log; it
-// records every exit, with a crash record for unexpected ones; and it
-// restarts the service as its restart policy says, with backoff and a
-// limit. It never stops a service itself: `stop` signals the tree and
-// records that it did, and the monitor, seeing that, leaves.
 package supervise
 
 import (
@@ -13,7 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/signal"
+	"io"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -34,7 +26,7 @@ type Options struct {
 	// Report, if set, receives one line per event of the first launch for
 	// the `start` command waiting on it: "launched PID", then "ready" or
 	// "failed REASON". It is closed after the last.
-	Report *os.File
+	Report io.WriteCloser
 	// Adopt takes over a service that runs already, whose monitor died.
 	Adopt bool
 }
@@ -54,28 +46,24 @@ type monitor struct {
 	store  pidfile.Store
 	out    *sink
 	reaper *reaper
-	first  bool // the launch `start` is waiting for
+	first  bool          // the launch `start` is waiting for
+	self   proc.Identity // the supervisor process
 }
 
-// Run supervises the service until it ends for good: stopped, failed,
-// not to be restarted, or the monitor itself is told to go (SIGTERM).
-func Run(ctx context.Context, opts Options) error {
-	if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
-		return fmt.Errorf("become subreaper: %w", err)
-	}
-	// Ignored here, so ignored in the service too, as systemd's
-	// IgnoreSIGPIPE= does by default.
-	signal.Ignore(unix.SIGPIPE, unix.SIGHUP)
-	ctx, stop := signal.NotifyContext(ctx, unix.SIGTERM, unix.SIGINT)
-	defer stop()
-
+// monitor supervises one service until it ends for good: stopped,
+// failed, not to be restarted, or its context ends (released by a stop,
+// or the supervisor going away).
+func runMonitor(ctx context.Context, opts Options, reaper *reaper, self proc.Identity) error {
 	s := opts.Service
 	rot := &logs.Rotator{Path: s.LogFile, MaxSize: int64(*s.LogMaxSize), MaxFiles: *s.LogMaxFiles, Timestamps: s.LogTimestamps}
 	if err := rot.Open(); err != nil {
 		opts.report(ReportFailed, err.Error())
+		if opts.Report != nil {
+			opts.Report.Close()
+		}
 		return err
 	}
-	m := &monitor{Options: opts, store: pidfile.Store{Dir: opts.Config.RunDir}, out: &sink{log: rot}, reaper: startReaper(), first: !opts.Adopt}
+	m := &monitor{Options: opts, store: pidfile.Store{Dir: opts.Config.RunDir}, out: &sink{log: rot}, reaper: reaper, first: !opts.Adopt, self: self}
 	defer m.out.close()
 	defer m.closeReport()
 	return m.loop(ctx)
@@ -102,8 +90,19 @@ type run struct {
 	began   time.Time
 	exited  <-chan proc.ExitStatus
 	known   bool            // exit status is known (we are the parent)
+	pipe    io.Closer       // our read end of the service's output pipe
 	output  <-chan struct{} // closed when the output pipe is drained
 	readyCh chan error
+}
+
+// detach stops reading the service's output, for a monitor that leaves a
+// running service: the service holds the pipe's read end too, so its
+// writes go on into the pipe for the next monitor.
+func (r *run) detach() {
+	if r.pipe != nil {
+		r.pipe.Close()
+		<-r.output
+	}
 }
 
 func (m *monitor) loop(ctx context.Context) error {
@@ -135,7 +134,7 @@ func (m *monitor) loop(ctx context.Context) error {
 		select {
 		case <-time.After(delay):
 		case <-ctx.Done():
-			m.out.notef("monitor told to go while waiting to restart")
+			m.out.notef("restart of %s called off", m.Service.Name)
 			return nil
 		}
 	}
@@ -169,7 +168,7 @@ func (m *monitor) launch(ctx context.Context) (*run, error) {
 	}
 	exited := m.reaper.watch(id.PID)
 	m.reaper.release()
-	run := &run{leader: id, token: token, began: time.Now(), exited: exited, known: true, output: pump(r, m.out), readyCh: make(chan error, 1)}
+	run := &run{leader: id, token: token, began: time.Now(), exited: exited, known: true, pipe: r, output: pump(r, m.out), readyCh: make(chan error, 1)}
 	claimed, err := m.record(ctx, run, offset)
 	if err != nil || !claimed {
 		// A stop got here first, or the record cannot be written: what
@@ -196,9 +195,8 @@ func (m *monitor) logSize() int64 {
 // unless a stop claimed the service meanwhile.
 func (m *monitor) record(ctx context.Context, r *run, offset int64) (bool, error) {
 	s := m.Service
-	self := mustSelf()
 	return m.store.Update(ctx, s.Name, func(st *pidfile.State) bool {
-		return !st.StopRequested() && st.Monitor != nil && *st.Monitor == self
+		return !st.StopRequested() && st.Monitor != nil && *st.Monitor == m.self
 	}, func(st *pidfile.State) error {
 		if err := st.SetPhase(pidfile.PhaseStarting); err != nil {
 			return err
@@ -284,7 +282,8 @@ func (m *monitor) watch(ctx context.Context, r *run) (proc.ExitStatus, bool) {
 				m.finish(ctx, r, exit, "")
 				return exit, true
 			}
-			m.out.notef("monitor exiting; %s (pid %d) keeps running unsupervised until the next start adopts it", m.Service.Name, r.leader.PID)
+			r.detach()
+			m.out.notef("monitor leaving; %s (pid %d) keeps running, its output held in its pipe until a supervisor adopts it", m.Service.Name, r.leader.PID)
 			return proc.ExitStatus{}, true
 		}
 	}

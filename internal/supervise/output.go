@@ -83,7 +83,7 @@ func pump(r io.ReadCloser, s *sink) <-chan struct{} {
 		defer close(done)
 		defer close(stopFlusher)
 		defer r.Close()
-		buf := make([]byte, 64<<10)
+		buf := make([]byte, 16<<10)
 		for {
 			n, err := r.Read(buf)
 			if n > 0 {

@@ -78,11 +78,3 @@ func newToken() string {
 	return hex.EncodeToString(b)
 }
 
-// mustSelf is this process's identity.
-func mustSelf() proc.Identity {
-	info, err := proc.Inspect(os.Getpid())
-	if err != nil {
-		panic(err)
-	}
-	return info.Identity
-}

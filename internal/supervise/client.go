@@ -1,0 +1,135 @@
+package supervise
+
+import (
+	"bufio"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"strings"
+	"time"
+
+	"github.com/daemonctl/daemonctl/internal/proc"
+)
+
+// Client talks to the supervisor of one run_dir.
+type Client struct {
+	RunDir string
+	// Spawn starts a supervisor for the run_dir, detached.
+	Spawn func() error
+}
+
+// ErrNoSupervisor means no supervisor answers for the run_dir.
+var ErrNoSupervisor = errors.New("no supervisor")
+
+// dial connects to the supervisor, starting one if none answers.
+func (c *Client) dial() (net.Conn, error) {
+	if conn, err := net.Dial("unix", SocketName(c.RunDir)); err == nil {
+		return conn, nil
+	}
+	if err := c.Spawn(); err != nil {
+		return nil, fmt.Errorf("start supervisor: %w", err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	wait := time.Millisecond
+	for {
+		conn, err := net.Dial("unix", SocketName(c.RunDir))
+		if err == nil {
+			return conn, nil
+		}
+		if time.Now().After(deadline) {
+			return nil, fmt.Errorf("supervisor did not answer: %w", err)
+		}
+		time.Sleep(wait)
+		wait = min(wait*2, 50*time.Millisecond)
+	}
+}
+
+// Request is a request under way: the supervisor's identity, then the
+// report lines of a start.
+type Request struct {
+	Supervisor proc.Identity
+	conn       net.Conn
+	lines      *bufio.Scanner
+}
+
+// Send makes a request ("start" or "adopt") about service name, whose
+// environment builds on environ, and waits until the supervisor accepts
+// it. A supervisor that is exiting as the request arrives is replaced.
+func (c *Client) Send(op, name string, environ []string) (*Request, error) {
+	var lastErr error
+	for range 3 {
+		conn, err := c.dial()
+		if err != nil {
+			return nil, err
+		}
+		r := &Request{conn: conn, lines: bufio.NewScanner(conn)}
+		if err := writeRequest(conn, request{Op: op, Service: name, Environ: environ}); err != nil {
+			conn.Close()
+			lastErr = err
+			continue
+		}
+		kind, detail, err := r.Next()
+		if err != nil {
+			conn.Close()
+			lastErr = err
+			continue // it went away between accept and answer
+		}
+		if kind != "accepted" {
+			conn.Close()
+			return nil, fmt.Errorf("supervisor: %s %s", kind, detail)
+		}
+		if err := json.Unmarshal([]byte(detail), &r.Supervisor); err != nil {
+			conn.Close()
+			return nil, fmt.Errorf("supervisor: bad answer %q", detail)
+		}
+		return r, nil
+	}
+	return nil, fmt.Errorf("supervisor: %w", lastErr)
+}
+
+// Next returns the next report line, split into its kind and detail.
+func (r *Request) Next() (kind, detail string, err error) {
+	if !r.lines.Scan() {
+		if err := r.lines.Err(); err != nil {
+			return "", "", err
+		}
+		return "", "", errors.New("supervisor closed the connection")
+	}
+	kind, detail, _ = strings.Cut(r.lines.Text(), " ")
+	return kind, detail, nil
+}
+
+// Close ends the request.
+func (r *Request) Close() error { return r.conn.Close() }
+
+// Release asks the supervisor, if one runs, to stop monitoring service
+// name, and waits until it has.
+func (c *Client) Release(name string) error {
+	conn, err := net.Dial("unix", SocketName(c.RunDir))
+	if err != nil {
+		return nil // no supervisor, nothing monitored
+	}
+	defer conn.Close()
+	if err := writeRequest(conn, request{Op: "release", Service: name}); err != nil {
+		return fmt.Errorf("release %s: %w", name, err)
+	}
+	conn.SetReadDeadline(time.Now().Add(30 * time.Second))
+	line, err := bufio.NewReader(conn).ReadString('\n')
+	if err != nil {
+		return fmt.Errorf("release %s: %w", name, err)
+	}
+	if !strings.HasPrefix(line, "ok") {
+		return fmt.Errorf("release %s: %s", name, strings.TrimSpace(line))
+	}
+	return nil
+}
+
+func writeRequest(conn net.Conn, req request) error {
+	b, err := json.Marshal(req)
+	if err != nil {
+		return err
+	}
+	_, err = conn.Write(append(b, '\n'))
+	return err
+}
