@@ -37,9 +37,9 @@ type Status struct {
 	LastExit      *proc.ExitStatus `json:"last_exit"`
 	LastCrash     *pidfile.Crash   `json:"last_crash,omitempty"`
 	// SupervisorPID is the supervisor watching the service, while it does.
-	SupervisorPID *int `json:"supervisor_pid"`
-	PidFile       string           `json:"pid_file"`
-	LogFile       string           `json:"log_file"`
+	SupervisorPID *int   `json:"supervisor_pid"`
+	PidFile       string `json:"pid_file"`
+	LogFile       string `json:"log_file"`
 	// Detail says why a service is dead, failed or unknown.
 	Detail string `json:"detail,omitempty"`
 }

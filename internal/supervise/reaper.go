@@ -77,4 +77,3 @@ func newToken() string {
 	rand.Read(b)
 	return hex.EncodeToString(b)
 }
-
