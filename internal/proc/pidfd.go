@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"sync"
 	"time"
 
@@ -16,68 +17,80 @@ import (
 // guarantees it even if the pid is reused meanwhile.
 type Handle struct {
 	ID Identity
-	fd int // -1 when pidfds are unavailable
+	f  *os.File // the pidfd, with the runtime's poller when non-blocking; nil without pidfds
 }
 
 var (
-	pidfdOnce sync.Once
-	pidfdOK   bool
+	pidfdOnce  sync.Once
+	pidfdFlags = -1 // -1: no pidfds; else flags for pidfd_open
 )
 
-// havePidfd probes once whether pidfd_open works here (seccomp filters and
-// kernels before 5.3 refuse it).
-func havePidfd() bool {
+// pidfdSupport probes once whether pidfd_open works here (seccomp filters
+// and kernels before 5.3 refuse it) and whether it takes PIDFD_NONBLOCK
+// (5.10), which lets a wait park on the runtime's poller instead of
+// holding an OS thread.
+func pidfdSupport() int {
 	pidfdOnce.Do(func() {
-		fd, err := unix.PidfdOpen(unix.Getpid(), 0)
-		if err == nil {
-			unix.Close(fd)
-			pidfdOK = true
+		for _, flags := range []int{unix.PIDFD_NONBLOCK, 0} {
+			if fd, err := unix.PidfdOpen(unix.Getpid(), flags); err == nil {
+				unix.Close(fd)
+				pidfdFlags = flags
+				return
+			}
 		}
 	})
-	return pidfdOK
+	return pidfdFlags
 }
 
 // Open returns a Handle on the process named by id, or ErrGone if that
 // process no longer runs (exited, zombie, or its pid now names another).
 func Open(id Identity) (*Handle, error) {
-	fd := -1
-	if havePidfd() {
-		var err error
-		fd, err = unix.PidfdOpen(id.PID, 0)
+	h := &Handle{ID: id}
+	if flags := pidfdSupport(); flags >= 0 {
+		fd, err := unix.PidfdOpen(id.PID, flags)
 		if errors.Is(err, unix.ESRCH) {
 			return nil, ErrGone
 		}
 		if err != nil {
 			return nil, fmt.Errorf("pidfd_open %d: %w", id.PID, err)
 		}
+		h.f = os.NewFile(uintptr(fd), "pidfd")
 	}
 	// Checked after opening: from here on the pidfd pins the process, so
 	// the identity cannot change under us.
 	if !id.Alive() {
-		if fd >= 0 {
-			unix.Close(fd)
-		}
+		h.Close()
 		return nil, ErrGone
 	}
-	return &Handle{ID: id, fd: fd}, nil
+	return h, nil
 }
 
 // Close releases the handle.
 func (h *Handle) Close() {
-	if h.fd >= 0 {
-		unix.Close(h.fd)
-		h.fd = -1
+	if h.f != nil {
+		h.f.Close()
+		h.f = nil
 	}
+}
+
+func (h *Handle) control(fn func(fd int)) bool {
+	raw, err := h.f.SyscallConn()
+	if err != nil {
+		return false
+	}
+	return raw.Control(func(fd uintptr) { fn(int(fd)) }) == nil
 }
 
 // Signal sends sig to the process. A process that is already gone is not
 // an error.
 func (h *Handle) Signal(sig unix.Signal) error {
 	var err error
-	if h.fd >= 0 {
-		err = unix.PidfdSendSignal(h.fd, sig, nil, 0)
-	} else if h.ID.Alive() {
-		err = unix.Kill(h.ID.PID, sig)
+	if h.f == nil {
+		if h.ID.Alive() {
+			err = unix.Kill(h.ID.PID, sig)
+		}
+	} else if !h.control(func(fd int) { err = unix.PidfdSendSignal(fd, sig, nil, 0) }) {
+		return nil // closed: nothing to signal
 	}
 	if errors.Is(err, unix.ESRCH) {
 		return nil
@@ -87,65 +100,70 @@ func (h *Handle) Signal(sig unix.Signal) error {
 
 // Exited reports, without blocking, whether the process has exited.
 func (h *Handle) Exited() bool {
-	if h.fd < 0 {
+	if h.f == nil {
 		return !h.ID.Alive()
 	}
-	fds := []unix.PollFd{{Fd: int32(h.fd), Events: unix.POLLIN}}
+	exited := false
+	h.control(func(fd int) { exited = pidfdReadable(fd) })
+	return exited
+}
+
+// pidfdReadable polls a pidfd without waiting: it is readable once the
+// process has exited.
+func pidfdReadable(fd int) bool {
+	fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
 	n, err := unix.Poll(fds, 0)
 	return err == nil && n > 0
 }
 
-// WaitAll blocks until every process has exited or ctx is done; it returns
-// ctx's error in the latter case. With pidfds it wakes the moment the last
-// process exits; without them it polls /proc every few milliseconds.
-func WaitAll(ctx context.Context, hs []*Handle) error {
-	pending := make([]*Handle, 0, len(hs))
-	for _, h := range hs {
-		if !h.Exited() {
-			pending = append(pending, h)
-		}
+// wait blocks until the process exits or ctx ends.
+func (h *Handle) wait(ctx context.Context) error {
+	if h.f == nil || pidfdSupport() != unix.PIDFD_NONBLOCK {
+		return h.pollWait(ctx)
 	}
-	backoff := time.Millisecond
-	for len(pending) > 0 {
-		if err := ctx.Err(); err != nil {
-			return err
+	raw, err := h.f.SyscallConn()
+	if err != nil {
+		return h.pollWait(ctx)
+	}
+	stop := context.AfterFunc(ctx, func() { h.f.SetReadDeadline(time.Now()) })
+	defer stop()
+	// Read's callback runs again each time the poller sees the pidfd
+	// readable; no thread waits meanwhile.
+	err = raw.Read(func(fd uintptr) bool { return pidfdReadable(int(fd)) })
+	if err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
 		}
-		wait := 50 * time.Millisecond
-		if dl, ok := ctx.Deadline(); ok && time.Until(dl) < wait {
-			wait = max(time.Until(dl), 0)
-		}
-		if pending[0].fd >= 0 {
-			pollExits(pending, wait)
-		} else {
-			time.Sleep(min(backoff, wait))
-			backoff = min(backoff*2, 20*time.Millisecond)
-		}
-		still := pending[:0]
-		for _, h := range pending {
-			if !h.Exited() {
-				still = append(still, h)
-			}
-		}
-		pending = still
+		return h.pollWait(ctx)
 	}
 	return nil
 }
 
-// pollExits waits up to d for any of the pidfds to become readable, which
-// the kernel does when the process exits.
-func pollExits(hs []*Handle, d time.Duration) {
-	fds := make([]unix.PollFd, len(hs))
-	for i, h := range hs {
-		fds[i] = unix.PollFd{Fd: int32(h.fd), Events: unix.POLLIN}
+// pollWait is the fallback without a pollable pidfd: look every few
+// milliseconds.
+func (h *Handle) pollWait(ctx context.Context) error {
+	backoff := time.Millisecond
+	for !h.Exited() {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(backoff):
+		}
+		backoff = min(backoff*2, 20*time.Millisecond)
 	}
-	ms := int(d / time.Millisecond)
-	if d > 0 && ms == 0 {
-		ms = 1
+	return nil
+}
+
+// WaitAll blocks until every process has exited or ctx is done; it returns
+// ctx's error in the latter case. With pidfds it wakes the moment the last
+// process exits.
+func WaitAll(ctx context.Context, hs []*Handle) error {
+	for _, h := range hs {
+		if err := h.wait(ctx); err != nil {
+			return err
+		}
 	}
-	_, err := unix.Poll(fds, ms)
-	if errors.Is(err, unix.EINTR) {
-		return
-	}
+	return nil
 }
 
 // WatchExit returns a channel that is closed when the process named by id
@@ -160,7 +178,7 @@ func WatchExit(ctx context.Context, id Identity) <-chan struct{} {
 			return
 		}
 		defer h.Close()
-		if WaitAll(ctx, []*Handle{h}) == nil {
+		if h.wait(ctx) == nil {
 			close(exited)
 		}
 	}()

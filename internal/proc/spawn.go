@@ -39,9 +39,9 @@ func spawnPath(path string, spec Spec) (Identity, error) {
 		return Identity{}, err
 	}
 	defer devnull.Close()
-	files := []uintptr{devnull.Fd(), spec.Stdout.Fd(), spec.Stderr.Fd()}
+	files := []uintptr{fdOf(devnull), fdOf(spec.Stdout), fdOf(spec.Stderr)}
 	for _, f := range spec.ExtraFiles {
-		files = append(files, f.Fd())
+		files = append(files, fdOf(f))
 	}
 	pid, err := syscall.ForkExec(path, spec.Argv, &syscall.ProcAttr{
 		Dir:   spec.Dir,
@@ -125,4 +125,17 @@ func envValue(env []string, key string) string {
 // Nobody reaps it here; it is left to whoever inherits it.
 func SpawnDetached(spec Spec, path string) (Identity, error) {
 	return spawnPath(path, spec)
+}
+
+// fdOf returns f's descriptor without os.File.Fd's side effect of
+// switching it to blocking mode: a pipe the caller goes on reading must
+// stay with the runtime's poller, or every read holds an OS thread.
+func fdOf(f *os.File) uintptr {
+	raw, err := f.SyscallConn()
+	if err != nil {
+		return f.Fd()
+	}
+	var fd uintptr
+	raw.Control(func(d uintptr) { fd = d })
+	return fd
 }

@@ -225,6 +225,8 @@ func (m *monitor) awaitReady(ctx context.Context, r *run, env []string, offset i
 
 func (m *monitor) waitReady(ctx context.Context, r *run, env []string, offset int64) error {
 	s := m.Service
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	leaderGone := proc.WatchExit(ctx, r.leader)
 	if s.Ready == nil {
 		select {

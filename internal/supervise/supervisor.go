@@ -29,6 +29,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/debug"
 	"sync"
 	"time"
 
@@ -107,12 +108,44 @@ func Serve(ctx context.Context, opts ServeOptions) error {
 	if err != nil {
 		return err
 	}
+	opts.Load = cachedLoad(opts.Load, cfg)
 	sv := &supervisor{ServeOptions: opts, self: self.Identity, reaper: startReaper(), monitors: map[string]*running{}, activity: make(chan struct{}, 1)}
 	sv.adoptOrphans(ctx, cfg)
 	go sv.accept(ctx, ln)
 	sv.waitIdle(ctx)
 	sv.stopAll()
 	return nil
+}
+
+// cachedLoad wraps load so that the config is parsed again only when its
+// file changed: a start of a hundred services is a hundred requests.
+func cachedLoad(load func() (*config.Config, error), cfg *config.Config) func() (*config.Config, error) {
+	var (
+		mu     sync.Mutex
+		cached = cfg
+		stamp  = fileStamp(cfg.Path)
+	)
+	return func() (*config.Config, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		if now := fileStamp(cached.Path); now == stamp {
+			return cached, nil
+		}
+		cfg, err := load()
+		if err != nil {
+			return nil, err
+		}
+		cached, stamp = cfg, fileStamp(cfg.Path)
+		return cached, nil
+	}
+}
+
+func fileStamp(path string) string {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return ""
+	}
+	return fmt.Sprint(fi.ModTime().UnixNano(), fi.Size())
 }
 
 func tryLock(path string) (*os.File, error) {
@@ -152,12 +185,19 @@ func (sv *supervisor) adoptOrphans(ctx context.Context, cfg *config.Config) {
 func (sv *supervisor) waitIdle(ctx context.Context) {
 	timer := time.NewTimer(IdleExit)
 	defer timer.Stop()
+	settle := time.NewTimer(time.Hour)
+	defer settle.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
+		case <-settle.C:
+			// A burst of requests is over: hand back what it left on the
+			// heap, since the supervisor now mostly sleeps.
+			debug.FreeOSMemory()
 		case <-sv.activity:
 			timer.Reset(IdleExit)
+			settle.Reset(time.Second)
 		case <-timer.C:
 			sv.mu.Lock()
 			idle := len(sv.monitors) == 0
