@@ -3,8 +3,13 @@
 # that BENCHMARKS.md records. Usage: bash bench/run.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
-CGO_ENABLED=0 go build -o bin/ ./cmd/daemonctl
+CGO_ENABLED=0 go build -o bin/ ./cmd/daemonctl ./examples/demoserver
 command -v start-stop-daemon >/dev/null || { echo "start-stop-daemon (dpkg) is needed"; exit 1; }
+if ! command -v supervisord >/dev/null; then
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends supervisor >/dev/null
+fi
 echo "# $(date -u +%Y-%m-%dT%H:%MZ) on $(nproc) cores, $(uname -r), $(go version | cut -d' ' -f3)"
 echo
-go run ./bench/stopbench -daemonctl bin/daemonctl "$@"
+go run ./bench/stopbench -daemonctl bin/daemonctl
+echo
+go run ./bench/supervisebench -daemonctl bin/daemonctl -demoserver bin/demoserver
