@@ -2,7 +2,6 @@ package logs
 
 import (
 	"context"
-	"errors"
 	"io"
 	"os"
 	"syscall"
@@ -10,9 +9,11 @@ import (
 )
 
 // Follow copies what is appended to the file at path to w, from offset
-// on, until ctx ends. When the file is replaced (rotated: a new inode at
-// path) or truncated, it reads the rest of the old file and goes on from
-// the start of the new one, so no line is skipped.
+// on, until ctx ends. It follows the log across rotations (the file at
+// path replaced by a new one, the old one renamed PATH.1, PATH.2, ...):
+// having read its file to the end, it finds which generation that file
+// became and reads each newer generation in turn, so no line is skipped
+// even when several rotations happen between two looks.
 func Follow(ctx context.Context, path string, offset int64, w io.Writer) error {
 	f, err := os.Open(path)
 	if err != nil {
@@ -28,8 +29,7 @@ func Follow(ctx context.Context, path string, offset int64, w io.Writer) error {
 		if _, err := io.Copy(w, f); err != nil {
 			return err
 		}
-		if next, ok := replaced(f, path); ok {
-			io.Copy(w, f) // whatever was written before the switch
+		if next := successor(f, path); next != nil {
 			f.Close()
 			f = next
 			continue
@@ -42,34 +42,41 @@ func Follow(ctx context.Context, path string, offset int64, w io.Writer) error {
 	}
 }
 
-// replaced returns the file now at path, opened, if it is no longer f's
-// file or f was truncated below its read position.
-func replaced(f *os.File, path string) (*os.File, bool) {
+// successor returns the file that comes after f in the log's history,
+// opened at its start, or nil if f is still the current log. A log
+// truncated in place is rewound.
+func successor(f *os.File, path string) *os.File {
 	cur, err := f.Stat()
 	if err != nil {
-		return nil, false
+		return nil
 	}
-	now, err := os.Stat(path)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil, false // between a rotation's rename and create
+	if now, err := os.Stat(path); err == nil && sameFile(cur, now) {
+		if pos, _ := f.Seek(0, io.SeekCurrent); now.Size() < pos {
+			f.Seek(0, io.SeekStart)
+		}
+		return nil
 	}
-	if err != nil {
-		return nil, false
-	}
-	pos, _ := f.Seek(0, io.SeekCurrent)
-	if sameFile(cur, now) && now.Size() >= pos {
-		return nil, false
+	// f was rotated: it is now generation n, and n-1 ... 1, then path
+	// itself, were written after it.
+	for n := 1; ; n++ {
+		fi, err := os.Stat(Generation(path, n))
+		if err != nil {
+			break // f is gone (dropped as too old): go on with the newest
+		}
+		if sameFile(cur, fi) {
+			for k := n - 1; k >= 1; k-- {
+				if next, err := os.Open(Generation(path, k)); err == nil {
+					return next
+				}
+			}
+			break
+		}
 	}
 	next, err := os.Open(path)
 	if err != nil {
-		return nil, false
+		return nil // between a rotation's rename and create: look again
 	}
-	if sameFile(cur, now) { // truncated in place
-		f.Seek(0, io.SeekStart)
-		next.Close()
-		return nil, false
-	}
-	return next, true
+	return next
 }
 
 func sameFile(a, b os.FileInfo) bool {
