@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -30,38 +31,36 @@ func reportFailures(w io.Writer, err error) error {
 	return &ExitError{Code: ExitFailed}
 }
 
+// actOnServices is the RunE of the commands that act on services: it
+// loads the config, runs act, and reports each service that failed.
+func actOnServices(f *Factory, act func(m *lifecycle.Manager, ctx context.Context, names []string) error) func(*cobra.Command, []string) error {
+	return func(cmd *cobra.Command, args []string) error {
+		m, err := f.Manager()
+		if err != nil {
+			return err
+		}
+		return reportFailures(f.IO.Err, act(m, cmd.Context(), args))
+	}
+}
+
 func newStartCmd(f *Factory) *cobra.Command {
 	return &cobra.Command{
 		Use:   "start [SERVICE...]",
 		Short: "Start services (and what they depend on), each once, waiting until ready",
-		RunE: func(cmd *cobra.Command, args []string) error {
-			m, err := f.Manager()
-			if err != nil {
-				return err
-			}
-			return reportFailures(f.IO.Err, m.Start(cmd.Context(), args))
-		},
+		RunE:  actOnServices(f, (*lifecycle.Manager).Start),
 	}
-}
-
-type stopOptions struct {
-	timeout time.Duration
 }
 
 func newStopCmd(f *Factory) *cobra.Command {
-	var opts stopOptions
+	var timeout time.Duration
 	cmd := &cobra.Command{
 		Use:   "stop [SERVICE...]",
 		Short: "Stop services: signal the whole process tree, return when it is gone",
-		RunE: func(cmd *cobra.Command, args []string) error {
-			m, err := f.Manager()
-			if err != nil {
-				return err
-			}
-			return reportFailures(f.IO.Err, m.Stop(cmd.Context(), args, lifecycle.StopOptions{Timeout: opts.timeout}))
-		},
+		RunE: actOnServices(f, func(m *lifecycle.Manager, ctx context.Context, names []string) error {
+			return m.Stop(ctx, names, lifecycle.StopOptions{Timeout: timeout})
+		}),
 	}
-	cmd.Flags().DurationVar(&opts.timeout, "timeout", 0, "grace period before SIGKILL (default: each service's stop_timeout)")
+	cmd.Flags().DurationVar(&timeout, "timeout", 0, "grace period before SIGKILL (default: each service's stop_timeout)")
 	return cmd
 }
 
@@ -70,13 +69,9 @@ func newRestartCmd(f *Factory) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "restart [SERVICE...]",
 		Short: "Stop then start services",
-		RunE: func(cmd *cobra.Command, args []string) error {
-			m, err := f.Manager()
-			if err != nil {
-				return err
-			}
-			return reportFailures(f.IO.Err, m.Restart(cmd.Context(), args, rolling))
-		},
+		RunE: actOnServices(f, func(m *lifecycle.Manager, ctx context.Context, names []string) error {
+			return m.Restart(ctx, names, rolling)
+		}),
 	}
 	cmd.Flags().BoolVar(&rolling, "rolling", false, "restart one service at a time, each ready before the next")
 	return cmd
