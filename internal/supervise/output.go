@@ -61,41 +61,89 @@ func newPipe() (r, w *os.File, err error) {
 	return r, w, nil
 }
 
+// QueueLimit is how much output a monitor holds in memory while the log
+// cannot keep up (a slow or stalled disk), on top of the pipe's 1 MiB.
+// Past it, reading waits, and the service blocks only once the pipe is
+// full too: output is delayed, never dropped.
+const QueueLimit = 16 << 20
+
 // pump copies the service's output into the log until every writer of the
-// pipe has closed it. An unfinished line waiting longer than a moment is
-// written as it is, so a prompt without a newline still shows.
+// pipe has closed it. Reading and writing are separate, with a queue of up
+// to QueueLimit bytes between them, so a slow disk does not slow the
+// service down. An unfinished line waiting longer than a moment is written
+// as it is, so a prompt without a newline still shows.
 func pump(r io.ReadCloser, s *sink) <-chan struct{} {
 	done := make(chan struct{})
-	stopFlusher := make(chan struct{})
+	q := newQueue(QueueLimit)
 	go func() {
-		tick := time.NewTicker(200 * time.Millisecond)
-		defer tick.Stop()
-		for {
-			select {
-			case <-tick.C:
-				s.flushPending()
-			case <-stopFlusher:
-				return
-			}
-		}
-	}()
-	go func() {
-		defer close(done)
-		defer close(stopFlusher)
+		defer q.close()
 		defer r.Close()
-		buf := make([]byte, 16<<10)
 		for {
+			buf := make([]byte, 16<<10)
 			n, err := r.Read(buf)
 			if n > 0 {
-				s.Write(buf[:n])
+				q.put(buf[:n])
 			}
 			if err != nil {
 				return
 			}
 		}
 	}()
+	go func() {
+		defer close(done)
+		tick := time.NewTicker(200 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case chunk, ok := <-q.out:
+				if !ok {
+					s.flushPending()
+					return
+				}
+				s.Write(chunk)
+				q.release(len(chunk))
+			case <-tick.C:
+				s.flushPending()
+			}
+		}
+	}()
 	return done
 }
+
+// queue passes chunks from the reader to the writer, holding at most
+// limit bytes.
+type queue struct {
+	out   chan []byte
+	mu    sync.Mutex
+	cond  *sync.Cond
+	held  int
+	limit int
+}
+
+func newQueue(limit int) *queue {
+	q := &queue{out: make(chan []byte, 1024), limit: limit}
+	q.cond = sync.NewCond(&q.mu)
+	return q
+}
+
+func (q *queue) put(chunk []byte) {
+	q.mu.Lock()
+	for q.held > 0 && q.held+len(chunk) > q.limit {
+		q.cond.Wait()
+	}
+	q.held += len(chunk)
+	q.mu.Unlock()
+	q.out <- chunk
+}
+
+func (q *queue) release(n int) {
+	q.mu.Lock()
+	q.held -= n
+	q.mu.Unlock()
+	q.cond.Signal()
+}
+
+func (q *queue) close() { close(q.out) }
 
 // adoptOutput reopens the read side of the pipe a running service writes
 // its stdout to, through /proc/PID/fd/1, so that a new monitor can take
