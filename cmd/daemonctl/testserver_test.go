@@ -34,7 +34,7 @@ func testserverMain() {
 		setsid      = flag.Bool("setsid", false, "with -spawn, put the child in a new session (leave the process group)")
 		printEnv    = flag.String("print-env", "", "print these comma-separated variables")
 		lineSize    = flag.Int("line-size", 0, "pad each -lines line to this many bytes")
-		linesAfter  = flag.Duration("lines-after", 0, "wait this long before writing -lines")
+		linesGate   = flag.String("lines-gate", "", "print 'waiting for gate', then write -lines once this file exists")
 		tick        = flag.Duration("tick", 0, "print a numbered line this often")
 		doubleFork  = flag.String("double-fork", "", "start a daemon the classic way (fork, setsid, fork, parent exits) that writes its pid here")
 		forkMiddle  = flag.String("fork-middle", "", "internal: the middle process of -double-fork")
@@ -58,7 +58,15 @@ func testserverMain() {
 			fmt.Printf("%s=%s\n", k, os.Getenv(k))
 		}
 	}
-	time.Sleep(*linesAfter)
+	if *linesGate != "" {
+		fmt.Println("waiting for gate")
+		for {
+			if _, err := os.Stat(*linesGate); err == nil {
+				break
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
 	out := bufio.NewWriterSize(os.Stdout, 64<<10)
 	for i := 1; i <= *lines; i++ {
 		line := fmt.Sprintf("line %d ", i)
