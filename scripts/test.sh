@@ -26,3 +26,6 @@ echo "== go vet"
 go vet ./...
 echo "== go test -race"
 go test -race -count=1 ./...
+echo "== fuzz (bounded)"
+go test -run '^$' -fuzz '^FuzzParse$' -fuzztime "${FUZZTIME:-15s}" ./internal/config/
+go test -run '^$' -fuzz '^FuzzLoad$' -fuzztime "${FUZZTIME:-15s}" ./internal/envfile/
