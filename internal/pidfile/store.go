@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+
+	"golang.org/x/sys/unix"
 )
 
 // Store keeps the state records and locks of a config's services in its
@@ -19,7 +21,28 @@ func (s Store) Lock(ctx context.Context, name string) (*Lock, error) {
 	if err := os.MkdirAll(s.Dir, 0o755); err != nil {
 		return nil, fmt.Errorf("run_dir: %w", err)
 	}
+	if err := CheckDirSafe(s.Dir); err != nil {
+		return nil, err
+	}
 	return Acquire(ctx, filepath.Join(s.Dir, name+".lock"))
+}
+
+// CheckDirSafe refuses a directory where another user could plant or
+// swap the files daemonctl trusts: one owned by another user (root
+// aside), or writable by others without the sticky bit (chmod(1) +t,
+// which stops them renaming or deleting files they do not own).
+func CheckDirSafe(dir string) error {
+	var st unix.Stat_t
+	if err := unix.Stat(dir, &st); err != nil {
+		return fmt.Errorf("run_dir: %w", err)
+	}
+	if st.Uid != 0 && int(st.Uid) != os.Geteuid() {
+		return fmt.Errorf("run_dir %s belongs to uid %d, not to us: refused", dir, st.Uid)
+	}
+	if st.Mode&0o022 != 0 && st.Mode&unix.S_ISVTX == 0 {
+		return fmt.Errorf("run_dir %s is writable by other users and not sticky: refused (chmod o-w,g-w or +t)", dir)
+	}
+	return nil
 }
 
 // Read returns service name's record, nil if it has none.
