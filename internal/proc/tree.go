@@ -1,11 +1,8 @@
 package proc
 
 import (
-	"bytes"
 	"context"
 	"fmt"
-	"os"
-	"strconv"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -30,42 +27,22 @@ type Tree struct {
 // counted if it started no earlier than the leader, so an unrelated
 // process that inherited a reused pid or process group id is never one.
 func (t Tree) Members() ([]Identity, error) {
-	entries, err := os.ReadDir("/proc")
+	table, err := scans.fresh()
 	if err != nil {
-		return nil, fmt.Errorf("list processes: %w", err)
+		return nil, err
 	}
 	leaderAlive := t.Leader.Alive()
-	self := os.Getpid()
 	var out []Identity
-	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil || pid == self {
+	for _, e := range table {
+		if e.StartTicks < t.Leader.StartTicks || e.BootID != t.Leader.BootID {
 			continue
 		}
-		info, err := Inspect(pid)
-		if err != nil || info.Zombie || info.StartTicks < t.Leader.StartTicks || info.BootID != t.Leader.BootID {
-			continue
-		}
-		inGroup := leaderAlive && info.PGID == t.Leader.PID
-		if inGroup || (t.Token != "" && hasToken(pid, t.Token)) {
-			out = append(out, info.Identity)
+		inGroup := leaderAlive && e.PGID == t.Leader.PID
+		if inGroup || (t.Token != "" && e.instanceToken() == t.Token) {
+			out = append(out, e.Identity)
 		}
 	}
 	return out, nil
-}
-
-func hasToken(pid int, token string) bool {
-	env, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/environ")
-	if err != nil {
-		return false
-	}
-	want := []byte(TokenVar + "=" + token)
-	for kv := range bytes.SplitSeq(env, []byte{0}) {
-		if bytes.Equal(kv, want) {
-			return true
-		}
-	}
-	return false
 }
 
 // StopResult says how a tree ended.

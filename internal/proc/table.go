@@ -1,0 +1,107 @@
+package proc
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"strconv"
+	"sync"
+)
+
+// entry is one live process in a scan of /proc.
+type entry struct {
+	Info
+	tokenOnce sync.Once
+	token     string
+}
+
+// instanceToken reads the process's TokenVar, once per scan.
+func (e *entry) instanceToken() string {
+	e.tokenOnce.Do(func() { e.token = readToken(e.PID) })
+	return e.token
+}
+
+func readToken(pid int) string {
+	env, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/environ")
+	if err != nil {
+		return ""
+	}
+	prefix := []byte(TokenVar + "=")
+	for kv := range bytes.SplitSeq(env, []byte{0}) {
+		if v, ok := bytes.CutPrefix(kv, prefix); ok {
+			return string(v)
+		}
+	}
+	return ""
+}
+
+// scan lists the live (non-zombie) processes.
+func scan() ([]*entry, error) {
+	dir, err := os.ReadDir("/proc")
+	if err != nil {
+		return nil, fmt.Errorf("list processes: %w", err)
+	}
+	self := os.Getpid()
+	out := make([]*entry, 0, len(dir))
+	for _, d := range dir {
+		pid, err := strconv.Atoi(d.Name())
+		if err != nil || pid == self {
+			continue
+		}
+		if info, err := Inspect(pid); err == nil && !info.Zombie {
+			out = append(out, &entry{Info: info})
+		}
+	}
+	return out, nil
+}
+
+// scans coalesces scans of /proc: many trees stopping at once (a stop of
+// a thousand services) share scans instead of each reading every process,
+// which would make the cost grow with the square of their number.
+var scans scanGroup
+
+type scanCall struct {
+	done  chan struct{}
+	table []*entry
+	err   error
+}
+
+type scanGroup struct {
+	mu      sync.Mutex
+	running bool
+	next    *scanCall // callers waiting for a scan that starts after them
+}
+
+// fresh returns a scan that started after fresh was called, so that it
+// shows every process that existed then: a caller that arrives while a
+// scan runs waits for the next one, which it shares with everyone else
+// who arrived meanwhile.
+func (g *scanGroup) fresh() ([]*entry, error) {
+	g.mu.Lock()
+	if g.next == nil {
+		g.next = &scanCall{done: make(chan struct{})}
+	}
+	c := g.next
+	if !g.running {
+		g.start()
+	}
+	g.mu.Unlock()
+	<-c.done
+	return c.table, c.err
+}
+
+// start runs the waiting call's scan; g.mu is held.
+func (g *scanGroup) start() {
+	c := g.next
+	g.next, g.running = nil, true
+	go func() {
+		c.table, c.err = scan()
+		close(c.done)
+		g.mu.Lock()
+		g.running = false
+		if g.next != nil {
+			g.start()
+		}
+		g.mu.Unlock()
+	}()
+}
