@@ -13,3 +13,5 @@ echo
 go run ./bench/stopbench -daemonctl bin/daemonctl
 echo
 go run ./bench/supervisebench -daemonctl bin/daemonctl -demoserver bin/demoserver
+echo
+go run ./bench/scalebench -daemonctl bin/daemonctl
