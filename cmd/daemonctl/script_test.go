@@ -50,6 +50,7 @@ func TestScripts(t *testing.T) {
 			"subst":        cmdSubst,
 			"waitgone":     cmdWaitGone,
 			"waitstate":    cmdWaitState,
+			"procs":        cmdProcs,
 		},
 	})
 }
@@ -274,4 +275,50 @@ func cmdWaitState(ts *testscript.TestScript, neg bool, args []string) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	ts.Fatalf("%s not %s after %s; last status:\n%s", args[0], args[1], timeout, out)
+}
+
+// procs [-wait] NAME N: exactly N live processes of this scenario run
+// NAME (with -wait: wait up to 30s until they do).
+func cmdProcs(ts *testscript.TestScript, neg bool, args []string) {
+	wait := len(args) > 0 && args[0] == "-wait"
+	if wait {
+		args = args[1:]
+	}
+	if len(args) != 2 {
+		ts.Fatalf("usage: procs [-wait] NAME N")
+	}
+	want, _ := strconv.Atoi(args[1])
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		got := countProcs(ts, args[0])
+		if (got == want) != neg {
+			return
+		}
+		if !wait || time.Now().After(deadline) {
+			ts.Fatalf("%d processes run %s, want %d", got, args[0], want)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func countProcs(ts *testscript.TestScript, name string) int {
+	tag := []byte(tagVar + "=" + ts.Getenv(tagVar) + "\x00")
+	got := 0
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		cmdline, _ := os.ReadFile("/proc/" + e.Name() + "/cmdline")
+		argv0, _, _ := bytes.Cut(cmdline, []byte{0})
+		env, _ := os.ReadFile("/proc/" + e.Name() + "/environ")
+		if filepath.Base(string(argv0)) != name || !bytes.Contains(env, tag) {
+			continue
+		}
+		if info, err := proc.Inspect(pid); err == nil && !info.Zombie {
+			got++
+		}
+	}
+	return got
 }

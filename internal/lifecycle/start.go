@@ -12,6 +12,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/daemonctl/daemonctl/internal/config"
+	"github.com/daemonctl/daemonctl/internal/crashpoint"
 	"github.com/daemonctl/daemonctl/internal/logs"
 	"github.com/daemonctl/daemonctl/internal/pidfile"
 	"github.com/daemonctl/daemonctl/internal/proc"
@@ -85,6 +86,15 @@ func (m *Manager) startOne(ctx context.Context, s *config.Service) error {
 	case o.recordErr != nil:
 		l.Release()
 		return &ServiceError{Service: s.Name, Err: unreadableRecord(o.recordErr)}
+	case o.running() && o.record.Phase == pidfile.PhaseStopping:
+		// We hold the lock a stop holds throughout, so that stop died
+		// half-way: finish it, then start afresh.
+		m.printf("%s: finishing a stop that was interrupted", s.Name)
+		if err := m.stopLocked(ctx, s, o, StopOptions{}); err != nil {
+			l.Release()
+			return err
+		}
+		o = m.observe(s)
 	case o.running() || o.launching():
 		defer l.Release()
 		pid := o.record.Leader.PID
@@ -100,9 +110,6 @@ func (m *Manager) startOne(ctx context.Context, s *config.Service) error {
 		}
 		l.Release()
 		return m.awaitExisting(ctx, s)
-	case o.restarting():
-		// Start now rather than when the backoff ends.
-		m.dismissMonitor(ctx, o.record)
 	}
 	req, st, err := m.launch(ctx, s, o)
 	l.Release()
@@ -132,11 +139,13 @@ func (m *Manager) launch(ctx context.Context, s *config.Service, o observation) 
 	if err := os.MkdirAll(filepath.Dir(s.PidFile), 0o755); err != nil {
 		return nil, nil, fmt.Errorf("pid file directory: %w", err)
 	}
+	crashpoint.Here("start:checked")
 	req, err := m.sup.Send("start", s.Name, m.environ)
 	if err != nil {
 		return nil, nil, err
 	}
-	st := &pidfile.State{Service: s.Name, Monitor: &req.Supervisor, PidFile: s.PidFile, LogFile: s.LogFile, StartedAt: now(), LogOffset: offset}
+	crashpoint.Here("start:accepted")
+	st := &pidfile.State{Service: s.Name, Monitor: &req.Supervisor, Claim: req.Claim, PidFile: s.PidFile, LogFile: s.LogFile, StartedAt: now(), LogOffset: offset}
 	if o.record != nil {
 		st.Phase, st.LastExit, st.LastCrash = o.record.Phase, o.record.LastExit, o.record.LastCrash
 		st.Restarts = 0
@@ -150,6 +159,7 @@ func (m *Manager) launch(ctx context.Context, s *config.Service, o observation) 
 		req.Close()
 		return nil, nil, err
 	}
+	crashpoint.Here("start:recorded")
 	return req, st, nil
 }
 
@@ -172,7 +182,7 @@ func (m *Manager) adopt(s *config.Service, st *pidfile.State) error {
 		return err
 	}
 	req.Close()
-	st.Monitor = &req.Supervisor
+	st.Monitor, st.Claim = &req.Supervisor, req.Claim
 	return m.writeState(s, st)
 }
 

@@ -52,14 +52,27 @@ type observation struct {
 	pidFilePID   int   // 0: no pid file
 	recordErr    error // the record cannot be read
 	pidErr       error // the pid file cannot be read
+	// stopInterrupted: the record says stopping, but no stop holds the
+	// service's lock: the stop died half-way.
+	stopInterrupted bool
+	// orphans counts processes of an instance whose launch was
+	// interrupted before its leader was recorded.
+	orphans int
 }
 
 func (m *Manager) observe(s *config.Service) observation {
 	var o observation
 	o.record, o.recordErr = m.readState(s)
-	if o.record != nil {
-		o.leaderAlive = o.record.Leader.Alive()
-		o.monitorAlive = o.record.Monitor != nil && o.record.Monitor.Alive()
+	if r := o.record; r != nil {
+		o.leaderAlive = r.Leader.Alive()
+		o.monitorAlive = r.Monitor != nil && r.Monitor.Alive()
+		if r.Phase == pidfile.PhaseStopping {
+			o.stopInterrupted = m.store.Unlocked(s.Name)
+		}
+		if r.Token != "" && r.Leader.PID == 0 && !o.monitorAlive {
+			members, _ := r.Tree().Members()
+			o.orphans = len(members)
+		}
 	}
 	pid, err := pidfile.ReadPID(s.PidFile)
 	switch {
@@ -97,13 +110,19 @@ func (o observation) state() (State, string) {
 	case o.recordErr != nil:
 		return Unknown, o.recordErr.Error()
 	case o.running():
-		switch r.Phase {
-		case pidfile.PhaseStarting:
+		switch {
+		case r.Phase == pidfile.PhaseStarting:
 			return Starting, ""
-		case pidfile.PhaseStopping:
+		case r.Phase == pidfile.PhaseStopping && o.stopInterrupted:
+			return Running, "a stop began but was interrupted; stop (or start) finishes it"
+		case r.Phase == pidfile.PhaseStopping:
 			return Stopping, ""
 		}
 		return Running, ""
+	case r != nil && r.Phase == pidfile.PhaseStopping && o.stopInterrupted:
+		return Stopped, "its stop was interrupted after it ended; the next stop or start tidies up"
+	case o.orphans > 0:
+		return Dead, fmt.Sprintf("its launch was interrupted; %d process(es) of it still run, which stop or start ends", o.orphans)
 	case o.launching():
 		return Starting, ""
 	case o.restarting():

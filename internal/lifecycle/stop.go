@@ -9,6 +9,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/daemonctl/daemonctl/internal/config"
+	"github.com/daemonctl/daemonctl/internal/crashpoint"
 	"github.com/daemonctl/daemonctl/internal/pidfile"
 )
 
@@ -70,11 +71,13 @@ func (m *Manager) stopLocked(ctx context.Context, s *config.Service, o observati
 	if opts.Timeout > 0 {
 		grace = opts.Timeout
 	}
+	crashpoint.Here("stop:claimed")
 	began := time.Now()
 	res, err := st.Tree().Stop(ctx, unix.Signal(s.StopSignal), grace, killWait)
 	if err != nil {
 		return &ServiceError{Service: s.Name, Err: fmt.Errorf("unable to stop: %w", err)}
 	}
+	crashpoint.Here("stop:signalled")
 	if err := m.markStopped(s, st); err != nil {
 		return &ServiceError{Service: s.Name, Err: err}
 	}

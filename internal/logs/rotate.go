@@ -25,10 +25,11 @@ type Rotator struct {
 	Timestamps bool
 	Now        func() time.Time
 
-	f           *os.File
-	size        int64
-	atLineStart bool
-	partial     []byte
+	f            *os.File
+	size         int64
+	atLineStart  bool
+	partial      []byte
+	partialSince time.Time
 }
 
 // MaxPartial is how much of an unfinished line a Rotator holds back.
@@ -62,6 +63,9 @@ func (r *Rotator) Write(p []byte) (int, error) {
 	for len(p) > 0 {
 		i := bytes.IndexByte(p, '\n')
 		if i < 0 {
+			if len(r.partial) == 0 {
+				r.partialSince = r.Now()
+			}
 			r.partial = append(r.partial, p...)
 			if len(r.partial) >= MaxPartial {
 				return n, r.Flush()
@@ -81,8 +85,14 @@ func (r *Rotator) Write(p []byte) (int, error) {
 	return n, nil
 }
 
-// Pending reports whether an unfinished line is held back.
-func (r *Rotator) Pending() bool { return len(r.partial) > 0 }
+// PendingFor reports how long an unfinished line has been held back (0
+// if none is).
+func (r *Rotator) PendingFor() time.Duration {
+	if len(r.partial) == 0 {
+		return 0
+	}
+	return r.Now().Sub(r.partialSince)
+}
 
 // Flush writes a held-back unfinished line as it is.
 func (r *Rotator) Flush() error {

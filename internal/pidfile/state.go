@@ -42,6 +42,9 @@ type State struct {
 
 	// Monitor is the daemonctl process supervising the service, if any.
 	Monitor *proc.Identity `json:"monitor,omitempty"`
+	// Claim names the request whose monitor may write this record; a
+	// monitor a later request superseded finds another claim and leaves.
+	Claim string `json:"claim,omitempty"`
 	// QuickDeaths counts exits in a row that came soon after a start.
 	QuickDeaths int `json:"quick_deaths,omitempty"`
 	// NextRestart is when the monitor will start the service again.
@@ -67,7 +70,7 @@ var transitions = map[Phase][]Phase{
 	"":            {PhaseStarting, PhaseStopped},
 	PhaseStarting: {PhaseRunning, PhaseFailed, PhaseStopping, PhaseStarting, PhaseStopped},
 	PhaseRunning:  {PhaseStopping, PhaseStarting, PhaseFailed, PhaseStopped},
-	PhaseStopping: {PhaseStopped, PhaseStopping},
+	PhaseStopping: {PhaseStopped, PhaseStopping, PhaseStarting},
 	PhaseStopped:  {PhaseStarting, PhaseStopped},
 	PhaseFailed:   {PhaseStarting, PhaseStopping, PhaseStopped},
 }

@@ -73,3 +73,17 @@ func (s Store) Update(ctx context.Context, name string, match func(*State) bool,
 	}
 	return true, s.Write(name, st)
 }
+
+// Unlocked reports whether nobody holds service name's lock right now.
+func (s Store) Unlocked(name string) bool {
+	f, err := os.OpenFile(filepath.Join(s.Dir, name+".lock"), os.O_RDONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return true
+	}
+	defer f.Close()
+	if unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB) != nil {
+		return false
+	}
+	unix.Flock(int(f.Fd()), unix.LOCK_UN)
+	return true
+}

@@ -8,8 +8,6 @@ import (
 	"net"
 	"strings"
 	"time"
-
-	"github.com/daemonctl/daemonctl/internal/proc"
 )
 
 // Client talks to the supervisor of one run_dir.
@@ -48,9 +46,9 @@ func (c *Client) dial() (net.Conn, error) {
 // Request is a request under way: the supervisor's identity, then the
 // report lines of a start.
 type Request struct {
-	Supervisor proc.Identity
-	conn       net.Conn
-	lines      *bufio.Scanner
+	Accepted
+	conn  net.Conn
+	lines *bufio.Scanner
 }
 
 // Send makes a request ("start" or "adopt") about service name, whose
@@ -79,7 +77,7 @@ func (c *Client) Send(op, name string, environ []string) (*Request, error) {
 			conn.Close()
 			return nil, fmt.Errorf("supervisor: %s %s", kind, detail)
 		}
-		if err := json.Unmarshal([]byte(detail), &r.Supervisor); err != nil {
+		if err := json.Unmarshal([]byte(detail), &r.Accepted); err != nil {
 			conn.Close()
 			return nil, fmt.Errorf("supervisor: bad answer %q", detail)
 		}

@@ -11,6 +11,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/daemonctl/daemonctl/internal/config"
+	"github.com/daemonctl/daemonctl/internal/crashpoint"
 	"github.com/daemonctl/daemonctl/internal/logs"
 	"github.com/daemonctl/daemonctl/internal/pidfile"
 	"github.com/daemonctl/daemonctl/internal/probe"
@@ -43,17 +44,18 @@ const KillWait = 5 * time.Second
 
 type monitor struct {
 	Options
-	store  pidfile.Store
-	out    *sink
-	reaper *reaper
-	first  bool          // the launch `start` is waiting for
-	self   proc.Identity // the supervisor process
+	store   pidfile.Store
+	out     *sink
+	reaper  *reaper
+	first   bool          // the launch `start` is waiting for
+	self    proc.Identity // the supervisor process
+	claimID string        // the request this monitor serves
 }
 
 // monitor supervises one service until it ends for good: stopped,
 // failed, not to be restarted, or its context ends (released by a stop,
 // or the supervisor going away).
-func runMonitor(ctx context.Context, opts Options, reaper *reaper, self proc.Identity) error {
+func runMonitor(ctx context.Context, opts Options, reaper *reaper, self proc.Identity, claim string) error {
 	s := opts.Service
 	rot := &logs.Rotator{Path: s.LogFile, MaxSize: int64(*s.LogMaxSize), MaxFiles: *s.LogMaxFiles, Timestamps: s.LogTimestamps}
 	if err := rot.Open(); err != nil {
@@ -63,7 +65,7 @@ func runMonitor(ctx context.Context, opts Options, reaper *reaper, self proc.Ide
 		}
 		return err
 	}
-	m := &monitor{Options: opts, store: pidfile.Store{Dir: opts.Config.RunDir}, out: &sink{log: rot}, reaper: reaper, first: !opts.Adopt, self: self}
+	m := &monitor{Options: opts, store: pidfile.Store{Dir: opts.Config.RunDir}, out: &sink{log: rot}, reaper: reaper, first: !opts.Adopt, self: self, claimID: claim}
 	defer m.out.close()
 	defer m.closeReport()
 	return m.loop(ctx)
@@ -154,6 +156,15 @@ func (m *monitor) launch(ctx context.Context) (*run, error) {
 		return nil, err
 	}
 	offset := m.logSize()
+	// The instance's token is recorded before it exists, so that if this
+	// process dies between the launch and the record, whatever it launched
+	// is still found (by its token) and cleaned up.
+	if claimed, err := m.claim(ctx, token); err != nil || !claimed {
+		r.Close()
+		w.Close()
+		return nil, err
+	}
+	crashpoint.Here("monitor:claimed")
 	m.reaper.hold()
 	// The service also holds the pipe's read end (as fd 3), so the pipe
 	// never loses its last reader: if this monitor dies, the service's
@@ -168,6 +179,7 @@ func (m *monitor) launch(ctx context.Context) (*run, error) {
 	}
 	exited := m.reaper.watch(id.PID)
 	m.reaper.release()
+	crashpoint.Here("monitor:spawned")
 	run := &run{leader: id, token: token, began: time.Now(), exited: exited, known: true, pipe: r, output: pump(r, m.out), readyCh: make(chan error, 1)}
 	claimed, err := m.record(ctx, run, offset)
 	if err != nil || !claimed {
@@ -177,6 +189,7 @@ func (m *monitor) launch(ctx context.Context) (*run, error) {
 		<-exited
 		return nil, err
 	}
+	crashpoint.Here("monitor:recorded")
 	if m.first {
 		m.report(ReportLaunched, fmt.Sprint(id.PID))
 	}
@@ -191,12 +204,31 @@ func (m *monitor) logSize() int64 {
 	return 0
 }
 
+// claim records the token of the instance about to be launched, unless a
+// stop (or another start) claimed the service meanwhile.
+func (m *monitor) claim(ctx context.Context, token string) (bool, error) {
+	boot, err := proc.BootID()
+	if err != nil {
+		return false, err
+	}
+	return m.store.Update(ctx, m.Service.Name, m.owns, func(st *pidfile.State) error {
+		st.Token, st.Leader = token, proc.Identity{BootID: boot}
+		return nil
+	})
+}
+
+// owns reports whether the record is this monitor's to write: it carries
+// this monitor's claim, and no stop has claimed it since.
+func (m *monitor) owns(st *pidfile.State) bool {
+	return !st.StopRequested() && st.Claim == m.claimID
+}
+
 // record writes the new instance into the state record and pid file,
 // unless a stop claimed the service meanwhile.
 func (m *monitor) record(ctx context.Context, r *run, offset int64) (bool, error) {
 	s := m.Service
 	return m.store.Update(ctx, s.Name, func(st *pidfile.State) bool {
-		return !st.StopRequested() && st.Monitor != nil && *st.Monitor == m.self
+		return m.owns(st) && st.Token == r.token
 	}, func(st *pidfile.State) error {
 		if err := st.SetPhase(pidfile.PhaseStarting); err != nil {
 			return err

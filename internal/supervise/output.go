@@ -37,10 +37,15 @@ func (s *sink) notef(format string, args ...any) {
 	fmt.Fprintf(s.log, "daemonctl: "+format+"\n", args...)
 }
 
+// partialLineWait is how long an unfinished line is held back before it
+// is written as it is (a prompt without a newline). A line still being
+// written in a burst is completed long before.
+const partialLineWait = 200 * time.Millisecond
+
 func (s *sink) flushPending() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.log.Pending() {
+	if s.log.PendingFor() >= partialLineWait {
 		s.log.Flush()
 	}
 }
@@ -91,19 +96,15 @@ func pump(r io.ReadCloser, s *sink) <-chan struct{} {
 	}()
 	go func() {
 		defer close(done)
-		tick := time.NewTicker(200 * time.Millisecond)
-		defer tick.Stop()
 		for {
-			select {
-			case chunk, ok := <-q.out:
-				if !ok {
-					s.flushPending()
-					return
-				}
+			chunk, open := q.get(partialLineWait / 2)
+			if chunk != nil {
 				s.Write(chunk)
 				q.release(len(chunk))
-			case <-tick.C:
-				s.flushPending()
+			}
+			s.flushPending()
+			if !open {
+				return
 			}
 		}
 	}()
@@ -111,39 +112,70 @@ func pump(r io.ReadCloser, s *sink) <-chan struct{} {
 }
 
 // queue passes chunks from the reader to the writer, holding at most
-// limit bytes.
+// limit bytes however small the chunks.
 type queue struct {
-	out   chan []byte
-	mu    sync.Mutex
-	cond  *sync.Cond
-	held  int
-	limit int
+	mu     sync.Mutex
+	cond   *sync.Cond
+	chunks [][]byte
+	held   int
+	limit  int
+	closed bool
 }
 
 func newQueue(limit int) *queue {
-	q := &queue{out: make(chan []byte, 1024), limit: limit}
+	q := &queue{limit: limit}
 	q.cond = sync.NewCond(&q.mu)
 	return q
 }
 
+// put adds a chunk, waiting while the queue is full.
 func (q *queue) put(chunk []byte) {
 	q.mu.Lock()
+	defer q.mu.Unlock()
 	for q.held > 0 && q.held+len(chunk) > q.limit {
 		q.cond.Wait()
 	}
+	q.chunks = append(q.chunks, chunk)
 	q.held += len(chunk)
-	q.mu.Unlock()
-	q.out <- chunk
+	q.cond.Broadcast()
 }
 
+// get takes the oldest chunk, waiting up to wait for one. It returns
+// open false once the queue is closed and empty.
+func (q *queue) get(wait time.Duration) (chunk []byte, open bool) {
+	wake := time.AfterFunc(wait, func() {
+		q.mu.Lock()
+		q.cond.Broadcast()
+		q.mu.Unlock()
+	})
+	defer wake.Stop()
+	deadline := time.Now().Add(wait)
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	for len(q.chunks) == 0 && !q.closed && time.Now().Before(deadline) {
+		q.cond.Wait()
+	}
+	if len(q.chunks) == 0 {
+		return nil, !q.closed
+	}
+	chunk, q.chunks = q.chunks[0], q.chunks[1:]
+	return chunk, true
+}
+
+// release returns n bytes of budget once a chunk is written.
 func (q *queue) release(n int) {
 	q.mu.Lock()
 	q.held -= n
 	q.mu.Unlock()
-	q.cond.Signal()
+	q.cond.Broadcast()
 }
 
-func (q *queue) close() { close(q.out) }
+func (q *queue) close() {
+	q.mu.Lock()
+	q.closed = true
+	q.mu.Unlock()
+	q.cond.Broadcast()
+}
 
 // adoptOutput reopens the read side of the pipe a running service writes
 // its stdout to, through /proc/PID/fd/1, so that a new monitor can take

@@ -110,8 +110,8 @@ func Serve(ctx context.Context, opts ServeOptions) error {
 	}
 	opts.Load = cachedLoad(opts.Load, cfg)
 	sv := &supervisor{ServeOptions: opts, self: self.Identity, reaper: startReaper(), monitors: map[string]*running{}, activity: make(chan struct{}, 1)}
-	sv.adoptOrphans(ctx, cfg)
 	go sv.accept(ctx, ln)
+	sv.adoptOrphans(ctx, cfg)
 	sv.waitIdle(ctx)
 	sv.stopAll()
 	return nil
@@ -176,8 +176,30 @@ func (sv *supervisor) adoptOrphans(ctx context.Context, cfg *config.Config) {
 		if st.Monitor != nil && st.Monitor.Alive() {
 			continue
 		}
-		sv.launchMonitor(ctx, cfg, cfg.Services[name], nil, true, os.Environ())
+		if claim, ok := sv.claimOrphan(ctx, store, name, st.Token); ok {
+			sv.launchMonitor(ctx, cfg, cfg.Services[name], nil, true, os.Environ(), claim)
+		}
 	}
+}
+
+// claimOrphan records this supervisor as the monitor of an orphaned
+// service. A service whose lock is busy is left alone: whoever holds the
+// lock is acting on it, and adopts it by request if need be.
+func (sv *supervisor) claimOrphan(ctx context.Context, store pidfile.Store, name, token string) (string, bool) {
+	lockCtx, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
+	defer cancel()
+	l, err := store.Lock(lockCtx, name)
+	if err != nil {
+		return "", false
+	}
+	defer l.Release()
+	cur, err := store.Read(name)
+	if err != nil || cur == nil || cur.Token != token || (cur.Monitor != nil && cur.Monitor.Alive()) {
+		return "", false
+	}
+	claim := newToken()
+	cur.Monitor, cur.Claim = &sv.self, claim
+	return claim, store.Write(name, cur) == nil
 }
 
 // waitIdle returns when ctx ends or nothing has been supervised, and no
@@ -232,10 +254,13 @@ func (sv *supervisor) stopAll() {
 }
 
 // launchMonitor runs a monitor for s in its own goroutine.
-func (sv *supervisor) launchMonitor(ctx context.Context, cfg *config.Config, s *config.Service, report *conn, adopt bool, environ []string) {
+func (sv *supervisor) launchMonitor(ctx context.Context, cfg *config.Config, s *config.Service, report *conn, adopt bool, environ []string, claim string) {
 	mctx, cancel := context.WithCancel(ctx)
 	r := &running{cancel: cancel, done: make(chan struct{})}
 	sv.mu.Lock()
+	if old := sv.monitors[s.Name]; old != nil {
+		old.cancel() // superseded: it finds the record claimed by us and leaves
+	}
 	sv.monitors[s.Name] = r
 	sv.mu.Unlock()
 	opts := Options{
@@ -250,7 +275,7 @@ func (sv *supervisor) launchMonitor(ctx context.Context, cfg *config.Config, s *
 	go func() {
 		defer close(r.done)
 		defer cancel()
-		runMonitor(mctx, opts, sv.reaper, sv.self)
+		runMonitor(mctx, opts, sv.reaper, sv.self, claim)
 		sv.mu.Lock()
 		if sv.monitors[s.Name] == r {
 			delete(sv.monitors, s.Name)
@@ -325,16 +350,27 @@ func (sv *supervisor) serve(ctx context.Context, c *net.UnixConn) {
 		cn.Close()
 		return
 	}
-	sv.release(req.Service) // a monitor waiting to restart it gives way
-	id, _ := json.Marshal(sv.self)
-	cn.line("accepted", string(id))
+	// The caller holds the service's lock until it has recorded our claim,
+	// so nothing here may wait for that lock: a monitor this request
+	// supersedes is cancelled, not waited for.
+	claim := newToken()
+	answer, _ := json.Marshal(Accepted{Supervisor: sv.self, Claim: claim})
+	cn.line("accepted", string(answer))
 	s := cfg.Services[req.Service]
 	if req.Op == "adopt" {
-		sv.launchMonitor(ctx, cfg, s, nil, true, req.Environ)
+		sv.launchMonitor(ctx, cfg, s, nil, true, req.Environ, claim)
 		cn.Close()
 		return
 	}
-	sv.launchMonitor(ctx, cfg, s, cn, false, req.Environ)
+	sv.launchMonitor(ctx, cfg, s, cn, false, req.Environ, claim)
+}
+
+// Accepted is the supervisor's answer to a start or adopt: who it is, and
+// the claim the caller records so that this request's monitor, and no
+// other, may write the service's record.
+type Accepted struct {
+	Supervisor proc.Identity `json:"supervisor"`
+	Claim      string        `json:"claim"`
 }
 
 // checkPeer lets only the supervisor's own user, or root, give it orders:
