@@ -51,6 +51,8 @@ func TestScripts(t *testing.T) {
 			"waitgone":     cmdWaitGone,
 			"waitstate":    cmdWaitState,
 			"procs":        cmdProcs,
+			"mounttmpfs":   cmdMountTmpfs,
+			"remount":      cmdRemount,
 		},
 	})
 }
@@ -321,4 +323,31 @@ func countProcs(ts *testscript.TestScript, name string) int {
 		}
 	}
 	return got
+}
+
+// mounttmpfs DIR SIZE: mount a tmpfs of SIZE (e.g. 256k) on DIR, to be
+// unmounted when the scenario ends. Needs root, as CI runs.
+func cmdMountTmpfs(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: mounttmpfs DIR SIZE")
+	}
+	if os.Geteuid() != 0 {
+		ts.Fatalf("mounttmpfs needs root (CI runs as root)")
+	}
+	dir := ts.MkAbs(args[0])
+	ts.Check(os.MkdirAll(dir, 0o755))
+	ts.Check(syscall.Mount("tmpfs", dir, "tmpfs", 0, "size="+args[1]+",mode=0755"))
+	ts.Defer(func() { syscall.Unmount(dir, syscall.MNT_DETACH) })
+}
+
+// remount DIR ro|rw: make the tmpfs on DIR read-only or writable again.
+func cmdRemount(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: remount DIR ro|rw")
+	}
+	flags := uintptr(syscall.MS_REMOUNT)
+	if args[1] == "ro" {
+		flags |= syscall.MS_RDONLY
+	}
+	ts.Check(syscall.Mount("tmpfs", ts.MkAbs(args[0]), "tmpfs", flags, ""))
 }

@@ -118,7 +118,7 @@ func (o observation) state() (State, string) {
 		case r.Phase == pidfile.PhaseStopping:
 			return Stopping, ""
 		}
-		return Running, ""
+		return Running, r.LogError
 	case r != nil && r.Phase == pidfile.PhaseStopping && o.stopInterrupted:
 		return Stopped, "its stop was interrupted after it ended; the next stop or start tidies up"
 	case o.orphans > 0:

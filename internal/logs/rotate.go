@@ -30,6 +30,8 @@ type Rotator struct {
 	atLineStart  bool
 	partial      []byte
 	partialSince time.Time
+	lastCheck    time.Time
+	failing      bool
 }
 
 // MaxPartial is how much of an unfinished line a Rotator holds back.
@@ -126,9 +128,30 @@ func (r *Rotator) writeSegment(seg []byte) error {
 }
 
 func (r *Rotator) write(b []byte) error {
+	if r.failing || r.Now().Sub(r.lastCheck) > time.Second {
+		r.reopenIfMoved()
+	}
 	n, err := r.f.Write(b)
 	r.size += int64(n)
+	r.failing = err != nil
 	return err
+}
+
+// reopenIfMoved starts a new file if the one at Path is no longer ours:
+// deleted (an operator freeing a full disk) or moved away by another tool.
+func (r *Rotator) reopenIfMoved() {
+	r.lastCheck = r.Now()
+	cur, err1 := r.f.Stat()
+	now, err2 := os.Stat(r.Path)
+	if err1 == nil && err2 == nil && os.SameFile(cur, now) {
+		return
+	}
+	old := r.f
+	if err := r.Open(); err != nil {
+		r.f = old
+		return
+	}
+	old.Close()
 }
 
 // rotate shifts the generations and starts a new file.

@@ -51,6 +51,9 @@ type State struct {
 	NextRestart *time.Time `json:"next_restart,omitempty"`
 	// LastCrash describes the last exit nobody asked for.
 	LastCrash *Crash `json:"last_crash,omitempty"`
+	// LogError says why the service's output cannot be written, while
+	// it cannot.
+	LogError string `json:"log_error,omitempty"`
 }
 
 // Crash is what daemonctl keeps of an unexpected exit.

@@ -66,6 +66,15 @@ func runMonitor(ctx context.Context, opts Options, reaper *reaper, self proc.Ide
 		return err
 	}
 	m := &monitor{Options: opts, store: pidfile.Store{Dir: opts.Config.RunDir}, out: &sink{log: rot}, reaper: reaper, first: !opts.Adopt, self: self, claimID: claim}
+	m.out.onTrouble = func(err error) {
+		m.store.Update(ctx, s.Name, m.owns, func(st *pidfile.State) error {
+			st.LogError = ""
+			if err != nil {
+				st.LogError = fmt.Sprintf("writing the log fails since %s: %v", time.Now().UTC().Format(time.RFC3339), err)
+			}
+			return nil
+		})
+	}
 	defer m.out.close()
 	defer m.closeReport()
 	return m.loop(ctx)

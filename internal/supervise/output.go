@@ -21,12 +21,39 @@ const pipeSize = 1 << 20
 type sink struct {
 	mu  sync.Mutex
 	log *logs.Rotator
+	// onTrouble hears when writing the log starts failing (with the
+	// error) and when it works again (nil).
+	onTrouble func(error)
+	dropped   int64
+	troubled  error
 }
 
+// Write writes to the log. If the log cannot be written (a full disk),
+// the output is dropped, counted, and reported; the service is never made
+// to wait for, or told of, the log's trouble.
 func (s *sink) Write(p []byte) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.log.Write(p)
+	n, err := s.log.Write(p)
+	switch {
+	case err != nil:
+		s.dropped += int64(len(p) - n)
+		if s.troubled == nil {
+			s.troubled = err
+			s.report(err)
+		}
+	case s.troubled != nil:
+		fmt.Fprintf(s.log, "daemonctl: %d bytes of output were lost while the log could not be written: %v\n", s.dropped, s.troubled)
+		s.troubled, s.dropped = nil, 0
+		s.report(nil)
+	}
+	return len(p), nil
+}
+
+func (s *sink) report(err error) {
+	if s.onTrouble != nil {
+		go s.onTrouble(err) // it takes the service's lock: never under ours
+	}
 }
 
 // notef writes a line of daemonctl's own into the log.
