@@ -123,6 +123,7 @@ func NewRoot(f *Factory) *cobra.Command {
 		newCheckCmd(f),
 		newInitCmd(f),
 		newSupervisorCmd(f),
+		newExecCmd(),
 	)
 	return root
 }

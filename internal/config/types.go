@@ -54,6 +54,45 @@ type Service struct {
 	LogMaxFiles   *int     `yaml:"log_max_files"`
 	LogTimestamps bool     `yaml:"log_timestamps"`
 	OnExit        []string `yaml:"on_exit"`
+	// User and Group run the service as another user (by name or number);
+	// Group defaults to the user's primary group.
+	User   string  `yaml:"user"`
+	Group  string  `yaml:"group"`
+	Limits *Limits `yaml:"limits"`
+}
+
+// Limits are resource limits (setrlimit(2)) set for the service.
+type Limits struct {
+	NoFile *Limit `yaml:"nofile"`
+	NProc  *Limit `yaml:"nproc"`
+	Core   *Limit `yaml:"core"`
+}
+
+// Limit is a resource limit: a number, or "unlimited".
+type Limit uint64
+
+// Unlimited is RLIM_INFINITY.
+const Unlimited = Limit(^uint64(0))
+
+func (l *Limit) decodeScalar(s string) error {
+	if s == "unlimited" || s == "infinity" {
+		*l = Unlimited
+		return nil
+	}
+	v, err := strconv.ParseUint(s, 10, 64)
+	if err != nil {
+		return fmt.Errorf("bad limit %q (want a number or unlimited)", s)
+	}
+	*l = Limit(v)
+	return nil
+}
+
+// String renders the limit as ulimit(1) does.
+func (l Limit) String() string {
+	if l == Unlimited {
+		return "unlimited"
+	}
+	return strconv.FormatUint(uint64(l), 10)
 }
 
 // Ready is a readiness probe: exactly one of TCP, HTTP, Exec or Log.

@@ -15,6 +15,7 @@ import (
 	"github.com/daemonctl/daemonctl/internal/crashpoint"
 	"github.com/daemonctl/daemonctl/internal/logs"
 	"github.com/daemonctl/daemonctl/internal/pidfile"
+	"github.com/daemonctl/daemonctl/internal/privilege"
 	"github.com/daemonctl/daemonctl/internal/proc"
 	"github.com/daemonctl/daemonctl/internal/supervise"
 )
@@ -127,6 +128,11 @@ func (m *Manager) launch(ctx context.Context, s *config.Service, o observation) 
 	}
 	if err := checkDir(s.Dir); err != nil {
 		return nil, nil, err
+	}
+	if privilege.Needed(s) {
+		if _, err := privilege.Resolve(s); err != nil {
+			return nil, nil, err
+		}
 	}
 	if err := m.copyEnvFile(s); err != nil {
 		return nil, nil, err

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -14,6 +15,7 @@ import (
 	"github.com/daemonctl/daemonctl/internal/crashpoint"
 	"github.com/daemonctl/daemonctl/internal/logs"
 	"github.com/daemonctl/daemonctl/internal/pidfile"
+	"github.com/daemonctl/daemonctl/internal/privilege"
 	"github.com/daemonctl/daemonctl/internal/probe"
 	"github.com/daemonctl/daemonctl/internal/proc"
 )
@@ -179,7 +181,7 @@ func (m *monitor) launch(ctx context.Context) (*run, error) {
 	// never loses its last reader: if this monitor dies, the service's
 	// writes still succeed (buffered in the pipe, blocking only once it
 	// is full) until a new monitor adopts the service and drains it.
-	id, err := proc.Spawn(proc.Spec{Argv: s.Command.Argv, Dir: s.Dir, Env: env, Stdout: w, Stderr: w, ExtraFiles: []*os.File{r}})
+	id, err := m.spawn(proc.Spec{Argv: s.Command.Argv, Dir: s.Dir, Env: env, Stdout: w, Stderr: w, ExtraFiles: []*os.File{r}})
 	w.Close()
 	if err != nil {
 		m.reaper.release()
@@ -421,4 +423,37 @@ func (m *monitor) afterExit(ctx context.Context, r *run, exit proc.ExitStatus) (
 	m.first = false
 	m.closeReport()
 	return delay, again
+}
+
+// spawn launches the service, through daemonctl's privilege helper when it
+// runs as another user or with resource limits.
+func (m *monitor) spawn(spec proc.Spec) (proc.Identity, error) {
+	s := m.Service
+	if !privilege.Needed(s) {
+		return proc.Spawn(spec)
+	}
+	priv, err := privilege.Resolve(s)
+	if err != nil {
+		return proc.Identity{}, err
+	}
+	path, err := proc.LookPath(spec.Argv[0], spec.Dir, envValue(spec.Env, "PATH"))
+	if err != nil {
+		return proc.Identity{}, err
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return proc.Identity{}, err
+	}
+	helper := spec
+	helper.Argv = append([]string{"daemonctl", privilege.HelperCmd}, priv.Args(append([]string{path}, spec.Argv...))...)
+	return proc.SpawnDetached(helper, self)
+}
+
+func envValue(env []string, key string) string {
+	for i := len(env) - 1; i >= 0; i-- {
+		if k, v, ok := strings.Cut(env[i], "="); ok && k == key {
+			return v
+		}
+	}
+	return ""
 }

@@ -1,0 +1,148 @@
+// Package privilege runs a service as the user, group and resource limits
+// its config asks for. Go's ForkExec can change credentials but not
+// rlimits, so such a service is started through daemonctl's hidden
+// `__exec` helper: it sets the limits while it may still raise them, drops
+// to the group (with the user's supplementary groups) and the user, then
+// execs the server.
+package privilege
+
+import (
+	"fmt"
+	"os"
+	"os/user"
+	"strconv"
+	"strings"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/daemonctl/daemonctl/internal/config"
+)
+
+// HelperCmd is the hidden command that applies a Spec and execs the service.
+const HelperCmd = "__exec"
+
+// Spec is what a service is run as.
+type Spec struct {
+	UID, GID int
+	Groups   []int // supplementary groups
+	Limits   []Limit
+	asOther  bool // a user or group was set
+}
+
+// Limit is one resource limit to set.
+type Limit struct {
+	Name     string // nofile, nproc, core
+	Resource int
+	Value    config.Limit
+}
+
+// Needed reports whether service s needs the helper.
+func Needed(s *config.Service) bool { return s.User != "" || s.Group != "" || s.Limits != nil }
+
+// Resolve looks up s's user, group and limits. A caller that is not root
+// may only ask for itself.
+func Resolve(s *config.Service) (*Spec, error) {
+	spec := &Spec{UID: os.Geteuid(), GID: os.Getegid()}
+	if s.User != "" {
+		u, err := lookupUser(s.User)
+		if err != nil {
+			return nil, fmt.Errorf("user %q: %w", s.User, err)
+		}
+		spec.UID, _ = strconv.Atoi(u.Uid)
+		spec.GID, _ = strconv.Atoi(u.Gid)
+		gids, err := u.GroupIds()
+		if err != nil {
+			return nil, fmt.Errorf("user %q: groups: %w", s.User, err)
+		}
+		for _, g := range gids {
+			if n, err := strconv.Atoi(g); err == nil {
+				spec.Groups = append(spec.Groups, n)
+			}
+		}
+		spec.asOther = true
+	}
+	if s.Group != "" {
+		g, err := lookupGroup(s.Group)
+		if err != nil {
+			return nil, fmt.Errorf("group %q: %w", s.Group, err)
+		}
+		spec.GID, _ = strconv.Atoi(g.Gid)
+		spec.asOther = true
+	}
+	if spec.asOther && os.Geteuid() != 0 && (spec.UID != os.Geteuid() || spec.GID != os.Getegid()) {
+		return nil, fmt.Errorf("running as uid %d: only root can start a service as another user or group", os.Geteuid())
+	}
+	if l := s.Limits; l != nil {
+		for _, x := range []struct {
+			name string
+			res  int
+			v    *config.Limit
+		}{{"nofile", unix.RLIMIT_NOFILE, l.NoFile}, {"nproc", unix.RLIMIT_NPROC, l.NProc}, {"core", unix.RLIMIT_CORE, l.Core}} {
+			if x.v != nil {
+				spec.Limits = append(spec.Limits, Limit{x.name, x.res, *x.v})
+			}
+		}
+	}
+	return spec, nil
+}
+
+func lookupUser(name string) (*user.User, error) {
+	if _, err := strconv.Atoi(name); err == nil {
+		return user.LookupId(name)
+	}
+	return user.Lookup(name)
+}
+
+func lookupGroup(name string) (*user.Group, error) {
+	if _, err := strconv.Atoi(name); err == nil {
+		return user.LookupGroupId(name)
+	}
+	return user.LookupGroup(name)
+}
+
+// Args renders the spec as the helper's flags, followed by "--" and argv.
+func (sp *Spec) Args(argv []string) []string {
+	args := []string{"--uid", strconv.Itoa(sp.UID), "--gid", strconv.Itoa(sp.GID)}
+	if sp.asOther {
+		groups := make([]string, len(sp.Groups))
+		for i, g := range sp.Groups {
+			groups[i] = strconv.Itoa(g)
+		}
+		args = append(args, "--drop", "--groups", strings.Join(groups, ","))
+	}
+	for _, l := range sp.Limits {
+		args = append(args, "--limit", l.Name+"="+l.Value.String())
+	}
+	return append(append(args, "--"), argv...)
+}
+
+// Apply sets the limits, then (with drop) the groups, group and user, of
+// this process. The order matters: limits first, while they may still be
+// raised; the user last, since after it nothing can be changed.
+func Apply(uid, gid int, groups []int, drop bool, limits map[string]config.Limit) error {
+	for name, v := range limits {
+		res, ok := map[string]int{"nofile": unix.RLIMIT_NOFILE, "nproc": unix.RLIMIT_NPROC, "core": unix.RLIMIT_CORE}[name]
+		if !ok {
+			return fmt.Errorf("unknown limit %q", name)
+		}
+		if err := unix.Setrlimit(res, &unix.Rlimit{Cur: uint64(v), Max: uint64(v)}); err != nil {
+			return fmt.Errorf("limit %s=%s: %w", name, v, err)
+		}
+	}
+	if !drop {
+		return nil
+	}
+	// syscall's versions change every thread of the process, as a
+	// multi-threaded Go program needs (x/sys/unix's change one thread).
+	if err := syscall.Setgroups(groups); err != nil {
+		return fmt.Errorf("setgroups: %w", err)
+	}
+	if err := syscall.Setgid(gid); err != nil {
+		return fmt.Errorf("setgid %d: %w", gid, err)
+	}
+	if err := syscall.Setuid(uid); err != nil {
+		return fmt.Errorf("setuid %d: %w", uid, err)
+	}
+	return nil
+}

@@ -1,0 +1,79 @@
+package privilege
+
+import (
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/daemonctl/daemonctl/internal/config"
+)
+
+const asNobodyEnv = "PRIVILEGE_TEST_AS_NOBODY"
+
+// TestNonRootMayNotAskForAnotherUser runs this test binary again as
+// nobody, where asking for root must be refused with a clear error.
+func TestNonRootMayNotAskForAnotherUser(t *testing.T) {
+	if os.Getenv(asNobodyEnv) == "1" {
+		_, err := Resolve(&config.Service{Name: "web", User: "root"})
+		want := "running as uid 65534: only root can start a service as another user or group"
+		if err == nil || err.Error() != want {
+			t.Fatalf("Resolve as nobody = %v, want %q", err, want)
+		}
+		if _, err := Resolve(&config.Service{Name: "web", User: "nobody"}); err != nil {
+			t.Fatalf("asking for oneself: %v", err)
+		}
+		return
+	}
+	if os.Geteuid() != 0 {
+		t.Fatal("this test drops to nobody and needs root (CI runs as root)")
+	}
+	dir, err := os.MkdirTemp("", "privilege")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	os.Chmod(dir, 0o755) // nobody must reach the binary
+	bin := filepath.Join(dir, "privilege.test")
+	copyFile(t, os.Args[0], bin)
+	cmd := exec.Command(bin, "-test.run=^TestNonRootMayNotAskForAnotherUser$", "-test.v")
+	cmd.Env = append(os.Environ(), asNobodyEnv+"=1")
+	cmd.Dir = "/"
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+	out, err := cmd.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "--- PASS") {
+		t.Fatalf("as nobody: %v\n%s", err, out)
+	}
+}
+
+func copyFile(t *testing.T, from, to string) {
+	src, err := os.Open(from)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	dst, err := os.OpenFile(to, os.O_CREATE|os.O_WRONLY, 0o755)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dst.Close()
+	if _, err := io.Copy(dst, src); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestArgs(t *testing.T) {
+	n := config.Limit(1024)
+	sp, err := Resolve(&config.Service{User: "nobody", Limits: &config.Limits{NoFile: &n}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := strings.Join(sp.Args([]string{"/bin/sleep", "sleep", "1"}), " ")
+	want := "--uid 65534 --gid 65534 --drop --groups 65534 --limit nofile=1024 -- /bin/sleep sleep 1"
+	if got != want {
+		t.Errorf("Args = %q, want %q", got, want)
+	}
+}
