@@ -132,6 +132,12 @@ func NewRoot(f *Factory) *cobra.Command {
 func Main(args []string, streams IO) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, unix.SIGTERM)
 	defer stop()
+	// The first signal asks the command to wind down; a second one, with
+	// the default disposition back, ends it whatever it is doing.
+	go func() {
+		<-ctx.Done()
+		stop()
+	}()
 	f := &Factory{IO: streams}
 	root := NewRoot(f)
 	root.SetArgs(args)

@@ -51,6 +51,8 @@ func TestParseErrors(t *testing.T) {
 		{"host unknown service", "services:\n  web: {command: [x]}\nhosts:\n  h1:\n    services: [db]\n",
 			`c.yaml:5:16: hosts.h1.services: unknown service "db"`},
 		{"syntax", "services:\n  web: [\n", `c.yaml:2:8: yaml: sequence end token ']' not found`},
+		{"self alias", "services:\n  a: &x\n  *x", `c.yaml:3:3: services.a: alias "x" refers to no anchor, or to itself`},
+		{"unknown alias", "services:\n  a: *nope\n", `c.yaml:2:6: services.a: alias "nope" refers to no anchor, or to itself`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

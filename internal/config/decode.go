@@ -65,9 +65,14 @@ func (d *decoder) errorf(n ast.Node, path, format string, args ...any) *Error {
 	return e
 }
 
-// resolve strips anchors, aliases and tags down to the value node.
+// resolve strips anchors, aliases and tags down to the value node. An
+// alias that cannot be resolved (unknown, or part of a cycle such as an
+// anchor whose value is an alias to itself) is returned as it is.
 func (d *decoder) resolve(n ast.Node) ast.Node {
-	for {
+	for steps := 0; ; steps++ {
+		if steps > 64 {
+			return n // a cycle of aliases
+		}
 		switch v := n.(type) {
 		case *ast.AnchorNode:
 			d.anchors[v.Name.GetToken().Value] = v.Value
@@ -95,8 +100,8 @@ func join(path, key string) string {
 
 func (d *decoder) decode(n ast.Node, v reflect.Value, path string) error {
 	n = d.resolve(n)
-	if _, ok := n.(*ast.AliasNode); ok {
-		return d.errorf(n, path, "unknown alias %q", n.GetToken().Value)
+	if alias, ok := n.(*ast.AliasNode); ok {
+		return d.errorf(n, path, "alias %q refers to no anchor, or to itself", alias.Value.GetToken().Value)
 	}
 	if v.Kind() == reflect.Pointer {
 		if _, isNull := n.(*ast.NullNode); isNull {
