@@ -26,11 +26,17 @@ type Spec struct {
 // terminal and leads its own process group) and returns its identity. The
 // caller is its parent and must reap it (wait4).
 func Spawn(spec Spec) (Identity, error) {
-	path, err := LookPath(spec.Argv[0], spec.Dir, envValue(spec.Env, "PATH"))
+	path, err := spec.Path()
 	if err != nil {
 		return Identity{}, err
 	}
 	return spawnPath(path, spec)
+}
+
+// Path finds spec's program as a shell would, with spec's PATH and
+// working directory.
+func (spec Spec) Path() (string, error) {
+	return LookPath(spec.Argv[0], spec.Dir, envValue(spec.Env, "PATH"))
 }
 
 func spawnPath(path string, spec Spec) (Identity, error) {

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"strings"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -436,7 +435,7 @@ func (m *monitor) spawn(spec proc.Spec) (proc.Identity, error) {
 	if err != nil {
 		return proc.Identity{}, err
 	}
-	path, err := proc.LookPath(spec.Argv[0], spec.Dir, envValue(spec.Env, "PATH"))
+	path, err := spec.Path()
 	if err != nil {
 		return proc.Identity{}, err
 	}
@@ -449,11 +448,3 @@ func (m *monitor) spawn(spec proc.Spec) (proc.Identity, error) {
 	return proc.SpawnDetached(helper, self)
 }
 
-func envValue(env []string, key string) string {
-	for i := len(env) - 1; i >= 0; i-- {
-		if k, v, ok := strings.Cut(env[i], "="); ok && k == key {
-			return v
-		}
-	}
-	return ""
-}
