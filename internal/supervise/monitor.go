@@ -447,4 +447,3 @@ func (m *monitor) spawn(spec proc.Spec) (proc.Identity, error) {
 	helper.Argv = append([]string{"daemonctl", privilege.HelperCmd}, priv.Args(append([]string{path}, spec.Argv...))...)
 	return proc.SpawnDetached(helper, self)
 }
-
