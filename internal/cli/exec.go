@@ -32,15 +32,9 @@ func newExecCmd() *cobra.Command {
 			lims := map[string]config.Limit{}
 			for _, l := range limits {
 				name, value, _ := strings.Cut(l, "=")
-				var v config.Limit
-				if value == "unlimited" {
-					v = config.Unlimited
-				} else {
-					n, err := strconv.ParseUint(value, 10, 64)
-					if err != nil {
-						return fmt.Errorf("limit %s: %w", l, err)
-					}
-					v = config.Limit(n)
+				v, err := config.ParseLimit(value)
+				if err != nil {
+					return fmt.Errorf("limit %s: %w", name, err)
 				}
 				lims[name] = v
 			}

@@ -75,16 +75,21 @@ type Limit uint64
 const Unlimited = Limit(^uint64(0))
 
 func (l *Limit) decodeScalar(s string) error {
+	v, err := ParseLimit(s)
+	*l = v
+	return err
+}
+
+// ParseLimit reads a resource limit: a number, or "unlimited".
+func ParseLimit(s string) (Limit, error) {
 	if s == "unlimited" || s == "infinity" {
-		*l = Unlimited
-		return nil
+		return Unlimited, nil
 	}
 	v, err := strconv.ParseUint(s, 10, 64)
 	if err != nil {
-		return fmt.Errorf("bad limit %q (want a number or unlimited)", s)
+		return 0, fmt.Errorf("bad limit %q (want a number or unlimited)", s)
 	}
-	*l = Limit(v)
-	return nil
+	return Limit(v), nil
 }
 
 // String renders the limit as ulimit(1) does.

@@ -71,10 +71,6 @@ func (m *Manager) writeState(s *config.Service, st *pidfile.State) error {
 
 func now() time.Time { return time.Now().UTC() }
 
-// killWait is how long a tree gets to vanish after SIGKILL before stop
-// reports it unkillable.
-const killWait = 5 * time.Second
-
 // unreadableRecord explains what to do about a state record that cannot
 // be read: daemonctl cannot tell which process is the service, so it
 // neither starts a second one nor signals a guess.

@@ -194,7 +194,7 @@ func (m *Manager) adopt(s *config.Service, st *pidfile.State) error {
 
 // dismissMonitor asks the supervisor to stop monitoring the service (it
 // may be waiting to restart it) and waits until it has.
-func (m *Manager) dismissMonitor(ctx context.Context, st *pidfile.State) {
+func (m *Manager) dismissMonitor(st *pidfile.State) {
 	if st.Monitor != nil && st.Monitor.Alive() {
 		m.sup.Release(st.Service)
 	}
@@ -250,9 +250,9 @@ func readyNote(s *config.Service, took time.Duration) string {
 // ready (or has failed), so that every concurrent `start` returns only
 // once it is.
 func (m *Manager) awaitExisting(ctx context.Context, s *config.Service) error {
-	deadline := time.Now().Add(s.StartGrace.Std() + killWait)
+	deadline := time.Now().Add(s.StartGrace.Std() + proc.KillWait)
 	if s.Ready != nil {
-		deadline = time.Now().Add(s.Ready.Timeout.Std() + killWait)
+		deadline = time.Now().Add(s.Ready.Timeout.Std() + proc.KillWait)
 	}
 	wait := 5 * time.Millisecond
 	for {
@@ -294,7 +294,7 @@ func (m *Manager) cleanLeftovers(ctx context.Context, s *config.Service, o obser
 		return err
 	}
 	m.printf("%s: stopping %d leftover process(es) of the previous instance", s.Name, len(left))
-	_, err = o.record.Tree().Stop(ctx, unix.Signal(s.StopSignal), s.StopTimeout.Std(), killWait)
+	_, err = o.record.Tree().Stop(ctx, unix.Signal(s.StopSignal), s.StopTimeout.Std(), proc.KillWait)
 	return err
 }
 

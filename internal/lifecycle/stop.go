@@ -11,6 +11,7 @@ import (
 	"github.com/daemonctl/daemonctl/internal/config"
 	"github.com/daemonctl/daemonctl/internal/crashpoint"
 	"github.com/daemonctl/daemonctl/internal/pidfile"
+	"github.com/daemonctl/daemonctl/internal/proc"
 )
 
 // StopOptions tune a stop.
@@ -46,7 +47,7 @@ func (m *Manager) stopOne(ctx context.Context, s *config.Service, opts StopOptio
 	// told to go in case it is waiting to restart, and waited for, so that
 	// nothing of the service is left once stop returns.
 	if o.record != nil && o.monitorAlive {
-		m.dismissMonitor(ctx, o.record)
+		m.dismissMonitor(o.record)
 	}
 	return err
 }
@@ -73,7 +74,7 @@ func (m *Manager) stopLocked(ctx context.Context, s *config.Service, o observati
 	}
 	crashpoint.Here("stop:claimed")
 	began := time.Now()
-	res, err := st.Tree().Stop(ctx, unix.Signal(s.StopSignal), grace, killWait)
+	res, err := st.Tree().Stop(ctx, unix.Signal(s.StopSignal), grace, proc.KillWait)
 	if err != nil {
 		return &ServiceError{Service: s.Name, Err: fmt.Errorf("unable to stop: %w", err)}
 	}

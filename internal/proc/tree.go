@@ -51,6 +51,11 @@ type StopResult struct {
 	Killed    bool // the grace period ran out and SIGKILL was sent
 }
 
+// KillWait is how long a tree gets to vanish after SIGKILL before Stop
+// reports it unkillable: processes in the kernel's uninterruptible sleep
+// (a hung disk or NFS mount) ignore even SIGKILL until it ends.
+const KillWait = 5 * time.Second
+
 // ErrUnkillable is returned when processes outlive SIGKILL (stuck in the
 // kernel, for instance in uninterruptible disk sleep).
 type ErrUnkillable struct{ PIDs []int }

@@ -17,9 +17,6 @@ type Client struct {
 	Spawn func() error
 }
 
-// ErrNoSupervisor means no supervisor answers for the run_dir.
-var ErrNoSupervisor = errors.New("no supervisor")
-
 // dial connects to the supervisor, starting one if none answers.
 func (c *Client) dial() (net.Conn, error) {
 	if conn, err := net.Dial("unix", SocketName(c.RunDir)); err == nil {

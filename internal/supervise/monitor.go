@@ -40,9 +40,6 @@ const (
 	ReportFailed   = "failed"
 )
 
-// KillWait is how long leftovers get after SIGKILL.
-const KillWait = 5 * time.Second
-
 type monitor struct {
 	Options
 	store   pidfile.Store
@@ -338,7 +335,7 @@ func (m *monitor) watch(ctx context.Context, r *run) (proc.ExitStatus, bool) {
 // with it.
 func (m *monitor) endTree(ctx context.Context, r *run) {
 	s := m.Service
-	(proc.Tree{Leader: r.leader, Token: r.token}).Stop(context.WithoutCancel(ctx), unix.Signal(s.StopSignal), s.StopTimeout.Std(), KillWait)
+	(proc.Tree{Leader: r.leader, Token: r.token}).Stop(context.WithoutCancel(ctx), unix.Signal(s.StopSignal), s.StopTimeout.Std(), proc.KillWait)
 }
 
 func (m *monitor) restarts() int {
