@@ -27,19 +27,24 @@ func (m *monitor) adopt(ctx context.Context) (*run, error) {
 		exited <- proc.ExitStatus{Code: -1, Signal: ""}
 	}()
 	r := &run{leader: st.Leader, token: st.Token, began: st.StartedAt, exited: exited, readyCh: make(chan error, 1)}
-	output := make(chan struct{})
 	if pipe := adoptOutput(st.Leader.PID); pipe != nil {
 		r.pipe, r.output = pipe, pump(pipe, m.out)
 		m.out.notef("new monitor took over %s (pid %d) and its output", m.Service.Name, st.Leader.PID)
 	} else {
-		close(output)
-		r.output = output
+		drained := make(chan struct{})
+		close(drained)
+		r.output = drained
 		m.out.notef("new monitor took over %s (pid %d); its output does not go through a pipe and is not captured", m.Service.Name, st.Leader.PID)
 	}
 	if st.Phase == pidfile.PhaseRunning {
 		r.readyCh <- nil
 	} else {
-		go m.awaitReady(ctx, r, nil, st.LogOffset)
+		// An exec probe runs with the service's environment, as on launch.
+		env, err := m.Env(m.Service)
+		if err != nil {
+			return nil, err
+		}
+		go m.awaitReady(ctx, r, env, st.LogOffset)
 	}
 	if time.Since(st.StartedAt) > StableUptime {
 		r.began = time.Now().Add(-StableUptime)
