@@ -60,6 +60,9 @@ func TestScripts(t *testing.T) {
 func setup(env *testscript.Env) error {
 	tag := randomHex()
 	env.Setenv(tagVar, tag)
+	// A race-enabled binary otherwise sleeps a second as it exits, and
+	// every daemonctl and testserver here is this (maybe race) binary.
+	env.Setenv("GORACE", "atexit_sleep_ms=0")
 	for i := 1; i <= 4; i++ {
 		port, err := freePort()
 		if err != nil {
@@ -195,7 +198,7 @@ func cmdConcurrently(ts *testscript.TestScript, neg bool, args []string) {
 // scriptEnv is the environment a script's own commands run with.
 func scriptEnv(ts *testscript.TestScript) []string {
 	env := os.Environ()
-	for _, k := range []string{"PATH", "WORK", "HOME", "TMPDIR", "DAEMONCTL_CONFIG", tagVar, "PORT1", "PORT2", "PORT3", "PORT4"} {
+	for _, k := range []string{"PATH", "WORK", "HOME", "TMPDIR", "DAEMONCTL_CONFIG", "GORACE", tagVar, "PORT1", "PORT2", "PORT3", "PORT4"} {
 		env = append(env, k+"="+ts.Getenv(k))
 	}
 	return env

@@ -177,8 +177,12 @@ func (m *Manager) spawnSupervisor() error {
 		return err
 	}
 	defer logFile.Close()
-	_, err = proc.SpawnDetached(proc.Spec{Argv: m.monitor.Args, Dir: m.cfg.Dir, Env: m.environ, Stdout: logFile, Stderr: logFile}, m.monitor.Path)
-	return err
+	id, err := proc.SpawnDetached(proc.Spec{Argv: m.monitor.Args, Dir: m.cfg.Dir, Env: m.environ, Stdout: logFile, Stderr: logFile}, m.monitor.Path)
+	if err != nil {
+		return err
+	}
+	proc.ReapLater(id)
+	return nil
 }
 
 // adopt gives a running service whose supervisor died a new one.
@@ -209,10 +213,16 @@ func (m *Manager) awaitReport(ctx context.Context, s *config.Service, req *super
 		err          error
 	}
 	reports := make(chan report)
+	done := make(chan struct{})
+	defer close(done) // before req.Close, which ends a Next under way
 	go func() {
 		for {
 			kind, detail, err := req.Next()
-			reports <- report{kind, detail, err}
+			select {
+			case reports <- report{kind, detail, err}:
+			case <-done:
+				return
+			}
 			if err != nil {
 				return
 			}

@@ -121,6 +121,10 @@ func (o observation) state() (State, string) {
 		return Running, r.LogError
 	case r != nil && r.Phase == pidfile.PhaseStopping && o.stopInterrupted:
 		return Stopped, "its stop was interrupted after it ended; the next stop or start tidies up"
+	case r != nil && r.Phase == pidfile.PhaseStopping:
+		// Its leader is gone but the stop is still waiting for the rest of
+		// its tree, or about to record that it stopped.
+		return Stopping, ""
 	case o.orphans > 0:
 		return Dead, fmt.Sprintf("its launch was interrupted; %d process(es) of it still run, which stop or start ends", o.orphans)
 	case o.launching():

@@ -1,6 +1,7 @@
 package proc
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -131,6 +132,21 @@ func envValue(env []string, key string) string {
 // Nobody reaps it here; it is left to whoever inherits it.
 func SpawnDetached(spec Spec, path string) (Identity, error) {
 	return spawnPath(path, spec)
+}
+
+// ReapLater reaps the caller's child id once it exits, without holding a
+// thread meanwhile: a long-lived program that spawns detached children
+// (a supervisor exits when idle) must not collect their zombies. Only for
+// a child nobody else waits for.
+func ReapLater(id Identity) {
+	h, err := Open(id)
+	go func() {
+		if err == nil {
+			h.wait(context.Background())
+			h.Close()
+		}
+		unix.Wait4(id.PID, nil, 0, nil)
+	}()
 }
 
 // fdOf returns f's descriptor without os.File.Fd's side effect of

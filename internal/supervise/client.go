@@ -98,26 +98,51 @@ func (r *Request) Next() (kind, detail string, err error) {
 // Close ends the request.
 func (r *Request) Close() error { return r.conn.Close() }
 
+// Stats asks the supervisor, if one runs, what it holds; nil when none
+// runs.
+func (c *Client) Stats() (*Stats, error) {
+	var st *Stats
+	err := c.ask(request{Op: "stats"}, func(detail string) error {
+		st = new(Stats)
+		return json.Unmarshal([]byte(detail), st)
+	})
+	return st, err
+}
+
 // Release asks the supervisor, if one runs, to stop monitoring service
 // name, and waits until it has.
 func (c *Client) Release(name string) error {
+	if err := c.ask(request{Op: "release", Service: name}, nil); err != nil {
+		return fmt.Errorf("release %s: %w", name, err)
+	}
+	return nil
+}
+
+// ask makes a request that the supervisor answers with one "ok DETAIL"
+// line, handing DETAIL to answer. With no supervisor running there is
+// nobody to ask, and nothing to do.
+func (c *Client) ask(req request, answer func(detail string) error) error {
 	conn, err := net.Dial("unix", SocketName(c.RunDir))
 	if err != nil {
-		return nil // no supervisor, nothing monitored
+		return nil
 	}
 	defer conn.Close()
-	if err := writeRequest(conn, request{Op: "release", Service: name}); err != nil {
-		return fmt.Errorf("release %s: %w", name, err)
+	if err := writeRequest(conn, req); err != nil {
+		return err
 	}
 	conn.SetReadDeadline(time.Now().Add(30 * time.Second))
 	line, err := bufio.NewReader(conn).ReadString('\n')
 	if err != nil {
-		return fmt.Errorf("release %s: %w", name, err)
+		return err
 	}
-	if !strings.HasPrefix(line, "ok") {
-		return fmt.Errorf("release %s: %s", name, strings.TrimSpace(line))
+	kind, detail, _ := strings.Cut(strings.TrimSpace(line), " ")
+	if kind != "ok" {
+		return errors.New(strings.TrimSpace(line))
 	}
-	return nil
+	if answer == nil {
+		return nil
+	}
+	return answer(detail)
 }
 
 func writeRequest(conn net.Conn, req request) error {

@@ -29,6 +29,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime"
 	"runtime/debug"
 	"sync"
 	"time"
@@ -309,7 +310,7 @@ func (sv *supervisor) accept(ctx context.Context, ln net.Listener) {
 
 // request is what a command asks of the supervisor, as one JSON line.
 type request struct {
-	Op      string   `json:"op"` // start, adopt or release
+	Op      string   `json:"op"` // start, adopt, release or stats
 	Service string   `json:"service"`
 	Environ []string `json:"environ,omitempty"` // the caller's environment
 }
@@ -332,9 +333,15 @@ func (sv *supervisor) serve(ctx context.Context, c *net.UnixConn) {
 		cn.Close()
 		return
 	}
-	if req.Op == "release" {
+	switch req.Op {
+	case "release":
 		sv.release(req.Service)
 		cn.line("ok", "")
+		cn.Close()
+		return
+	case "stats":
+		answer, _ := json.Marshal(sv.stats())
+		cn.line("ok", string(answer))
 		cn.Close()
 		return
 	}
@@ -363,6 +370,27 @@ func (sv *supervisor) serve(ctx context.Context, c *net.UnixConn) {
 		return
 	}
 	sv.launchMonitor(ctx, cfg, s, cn, false, req.Environ, claim)
+}
+
+// Stats is what a supervisor holds, for finding leaks: a supervisor runs
+// for as long as its services do, so anything it keeps per request or per
+// restart adds up.
+type Stats struct {
+	PID        int    `json:"pid"`
+	Monitors   int    `json:"monitors"`
+	Goroutines int    `json:"goroutines"`
+	HeapAlloc  uint64 `json:"heap_alloc"` // live heap bytes, just after a collection
+}
+
+func (sv *supervisor) stats() Stats {
+	sv.mu.Lock()
+	monitors := len(sv.monitors)
+	sv.mu.Unlock()
+	runtime.GC()
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return Stats{PID: os.Getpid(), Monitors: monitors, Goroutines: runtime.NumGoroutine(), HeapAlloc: ms.HeapAlloc}
 }
 
 // Accepted is the supervisor's answer to a start or adopt: who it is, and
