@@ -309,7 +309,11 @@ func (m *monitor) watch(ctx context.Context, r *run) (proc.ExitStatus, bool) {
 			}
 			return exit, true
 		case exit := <-r.exited:
-			m.endTree(ctx, r)
+			if !m.stopRequested() {
+				// A stop signals the tree itself; otherwise what the
+				// leader left behind is ended here.
+				m.endTree(ctx, r)
+			}
 			select {
 			case <-r.output:
 			case <-time.After(time.Second):
