@@ -5,8 +5,13 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 CGO_ENABLED=0 go build -o bin/ ./cmd/daemonctl ./examples/demoserver
 command -v start-stop-daemon >/dev/null || { echo "start-stop-daemon (dpkg) is needed"; exit 1; }
-if ! command -v supervisord >/dev/null; then
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends supervisor >/dev/null
+need=()
+command -v supervisord >/dev/null || need+=(supervisor)
+command -v javac >/dev/null || need+=(default-jdk-headless) # the JVM behind start.sh
+if [ ${#need[@]} -gt 0 ]; then
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -q >/dev/null
+  apt-get install -y -q --no-install-recommends "${need[@]}" >/dev/null
 fi
 echo "# $(date -u +%Y-%m-%dT%H:%MZ) on $(nproc) cores, $(uname -r), $(go version | cut -d' ' -f3)"
 echo

@@ -1,5 +1,5 @@
 // Command scalebench shows how daemonctl's cost grows with the number of
-// services: start, status (table and JSON) and stop of 10, 100 and 1,000
+// services: start, status (table and JSON) and stop of 1, 10, 100 and 1,000
 // services, each `sleep 1000`, timed end to end as a user runs them.
 package main
 
@@ -22,7 +22,7 @@ func main() {
 	bin, _ := filepath.Abs(*dc)
 	fmt.Println("| services | start | status (median) | status --json (median) | status --json per service | stop |")
 	fmt.Println("|---|---|---|---|---|---|")
-	for _, n := range []int{10, 100, 1000} {
+	for _, n := range []int{1, 10, 100, 1000} {
 		dir, err := os.MkdirTemp("", "scalebench")
 		check(err)
 		var cfg strings.Builder

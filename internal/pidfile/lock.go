@@ -24,8 +24,11 @@ func Acquire(ctx context.Context, path string) (*Lock, error) {
 		}
 		return nil, fmt.Errorf("lock: %w", err)
 	}
+	// Locks are mostly held for a few milliseconds (a stop's last steps,
+	// a state write), so the first tries come every millisecond; a
+	// longer wait backs off to 20ms.
 	wait := time.Millisecond
-	for {
+	for try := 1; ; try++ {
 		err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB)
 		if err == nil {
 			return &Lock{f: f}, nil
@@ -40,7 +43,9 @@ func Acquire(ctx context.Context, path string) (*Lock, error) {
 			return nil, fmt.Errorf("lock %s: %w", path, ctx.Err())
 		case <-time.After(wait):
 		}
-		wait = min(wait*2, 20*time.Millisecond)
+		if try >= 10 {
+			wait = min(wait*2, 20*time.Millisecond)
+		}
 	}
 }
 
