@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test daemonctl has, against real servers. On a fresh machine it
 # first installs (apt-get, as root) the servers the scenarios drive:
-# redis-server, ZooKeeper, a JDK for the JVM-behind-bash scenario, curl.
+# redis-server, ZooKeeper, a JDK for the JVM-behind-bash scenario, curl,
+# and OpenSSH's server and client with iproute2 for the multi-host ones.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -12,6 +13,11 @@ command -v redis-cli >/dev/null || need+=(redis-tools)
 # The source-file launcher (java Foo.java) needs a JDK, not just a JRE.
 { command -v java >/dev/null && java --list-modules 2>/dev/null | grep -q '^jdk.compiler'; } || need+=(default-jdk-headless)
 command -v curl >/dev/null || need+=(curl)
+# cluster scenarios: one sshd per network namespace, reached with ssh
+[ -x /usr/sbin/sshd ] || need+=(openssh-server)
+command -v ssh >/dev/null || need+=(openssh-client)
+command -v ssh-keygen >/dev/null || need+=(openssh-client)
+command -v ip >/dev/null || need+=(iproute2)
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing: ${need[*]}"
   export DEBIAN_FRONTEND=noninteractive

@@ -53,6 +53,8 @@ func TestScripts(t *testing.T) {
 			"procs":        cmdProcs,
 			"mounttmpfs":   cmdMountTmpfs,
 			"remount":      cmdRemount,
+			"hosts":        cmdHosts,
+			"exits":        cmdExits,
 		},
 	})
 }
@@ -192,6 +194,33 @@ func cmdConcurrently(ts *testscript.TestScript, neg bool, args []string) {
 		if err != nil {
 			ts.Fatalf("copy %d: %v", i, err)
 		}
+	}
+}
+
+// exits N CMD [ARGS...]: run CMD, which must exit with status N; its
+// output is the script's stdout and stderr, for the checks that follow.
+func cmdExits(ts *testscript.TestScript, neg bool, args []string) {
+	want, err := strconv.Atoi(args[0])
+	if neg || err != nil || len(args) < 2 {
+		ts.Fatalf("usage: exits N CMD [ARGS...]")
+	}
+	path, err := exec.LookPath(args[1])
+	if err != nil {
+		path = filepath.Join(ts.Getenv("WORK"), args[1])
+	}
+	cmd := exec.Command(path, args[2:]...)
+	cmd.Dir = ts.Getenv("WORK")
+	cmd.Env = scriptEnv(ts)
+	cmd.Stdout, cmd.Stderr = ts.Stdout(), ts.Stderr()
+	err = cmd.Run()
+	got := 0
+	if exit, ok := err.(*exec.ExitError); ok {
+		got = exit.ExitCode()
+	} else if err != nil {
+		ts.Fatalf("%s: %v", args[1], err)
+	}
+	if got != want {
+		ts.Fatalf("%s exited %d, want %d", strings.Join(args[1:], " "), got, want)
 	}
 }
 

@@ -29,6 +29,7 @@ func testserverMain() {
 		lines       = flag.Int("lines", 0, "print this many numbered lines at start")
 		record      = flag.String("record", "", "append 'NAME start' at start and 'NAME stop' on SIGTERM to this file")
 		name        = flag.String("name", "server", "name used by -record")
+		recListen   = flag.Bool("record-listening", false, "with -record, also append 'NAME listening' once listening")
 		pidFile     = flag.String("pidfile", "", "write the pid here")
 		spawn       = flag.String("spawn", "", "run a child testserver with these space-separated flags")
 		setsid      = flag.Bool("setsid", false, "with -spawn, put the child in a new session (leave the process group)")
@@ -109,6 +110,9 @@ func testserverMain() {
 	time.Sleep(*listenAfter)
 	if *listen != "" {
 		serveTCP(*listen)
+		if *record != "" && *recListen {
+			appendLine(*record, *name+" listening")
+		}
 	}
 	if *httpAddr != "" {
 		serveHTTP(*httpAddr)

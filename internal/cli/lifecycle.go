@@ -44,11 +44,19 @@ func actOnServices(f *Factory, act func(m *lifecycle.Manager, ctx context.Contex
 }
 
 func newStartCmd(f *Factory) *cobra.Command {
-	return &cobra.Command{
+	var noDeps bool
+	cmd := &cobra.Command{
 		Use:   "start [SERVICE...]",
 		Short: "Start services (and what they depend on), each once, waiting until ready",
-		RunE:  actOnServices(f, (*lifecycle.Manager).Start),
+		RunE: actOnServices(f, func(m *lifecycle.Manager, ctx context.Context, names []string) error {
+			if noDeps {
+				return m.StartOnly(ctx, names)
+			}
+			return m.Start(ctx, names)
+		}),
 	}
+	cmd.Flags().BoolVar(&noDeps, "no-deps", false, "start only the named services, not what they depend on (cluster start runs those on their own hosts)")
+	return cmd
 }
 
 func newStopCmd(f *Factory) *cobra.Command {

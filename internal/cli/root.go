@@ -116,6 +116,7 @@ func NewRoot(f *Factory) *cobra.Command {
 	root.SetErr(f.IO.Err)
 	root.AddCommand(
 		newStartCmd(f),
+		newClusterCmd(f),
 		newStopCmd(f),
 		newRestartCmd(f),
 		newStatusCmd(f),

@@ -125,18 +125,7 @@ func writeStatusTable(w io.Writer, statuses []lifecycle.Status) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "SERVICE\tSTATE\tPID\tUPTIME\tREADY\tRESTARTS\tLAST EXIT")
 	for _, st := range statuses {
-		pid, uptime, ready, lastExit := "-", "-", "-", "-"
-		if st.PID != nil {
-			pid = fmt.Sprint(*st.PID)
-		}
-		if st.UptimeSeconds != nil {
-			uptime = formatUptime(time.Duration(*st.UptimeSeconds * float64(time.Second)))
-			ready = map[bool]string{true: "yes", false: "no"}[st.Ready]
-		}
-		if st.LastExit != nil {
-			lastExit = st.LastExit.String()
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%s\n", st.Name, strings.ToUpper(string(st.State)), pid, uptime, ready, st.Restarts, lastExit)
+		fmt.Fprintln(tw, statusRow(st))
 	}
 	if err := tw.Flush(); err != nil {
 		return err

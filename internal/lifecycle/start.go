@@ -32,11 +32,26 @@ func (m *Manager) Start(ctx context.Context, names []string) error {
 	if err != nil {
 		return err
 	}
-	set := m.cfg.WithDependencies(services)
+	return m.startSet(ctx, m.cfg.WithDependencies(services))
+}
+
+// StartOnly is Start without what the services depend on: the named
+// services start in dependency order among themselves, and whatever else
+// they depend on is taken to be seen to elsewhere (on another host, by
+// `cluster start`).
+func (m *Manager) StartOnly(ctx context.Context, names []string) error {
+	services, err := m.cfg.Select(names)
+	if err != nil {
+		return err
+	}
+	return m.startSet(ctx, services)
+}
+
+func (m *Manager) startSet(ctx context.Context, set []*config.Service) error {
 	if err := m.checkEnvs(set); err != nil {
 		return err
 	}
-	err = inOrder(ctx, set, dependencies, m.startOne)
+	err := inOrder(ctx, set, dependencies, m.startOne)
 	var failures Failures
 	if errors.As(err, &failures) && len(failures) < len(set) {
 		m.printf("left running: %s", strings.Join(m.runningOf(set), ", "))

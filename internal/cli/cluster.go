@@ -1,0 +1,169 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/daemonctl/daemonctl/internal/cluster"
+	"github.com/daemonctl/daemonctl/internal/lifecycle"
+)
+
+func newClusterCmd(f *Factory) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "cluster",
+		Short: "Start, stop, restart or show services across the config's hosts, over ssh",
+	}
+	var timeout time.Duration
+	stop := &cobra.Command{
+		Use:   "stop [SERVICE...]",
+		Short: "Stop services on every host that runs them, dependents first",
+		RunE: onCluster(f, func(r *cluster.Runner, ctx context.Context, names []string, report func(cluster.Step)) error {
+			t := ""
+			if timeout > 0 {
+				t = timeout.String()
+			}
+			return r.Stop(ctx, names, t, report)
+		}),
+	}
+	stop.Flags().DurationVar(&timeout, "timeout", 0, "grace period before SIGKILL (default: each service's stop_timeout)")
+	cmd.AddCommand(
+		&cobra.Command{
+			Use:   "start [SERVICE...]",
+			Short: "Start services on every host that runs them, a dependency level at a time",
+			RunE:  onCluster(f, (*cluster.Runner).Start),
+		},
+		stop,
+		&cobra.Command{
+			Use:   "restart [SERVICE...]",
+			Short: "Stop then start services across the cluster",
+			RunE:  onCluster(f, (*cluster.Runner).Restart),
+		},
+		newClusterStatusCmd(f),
+	)
+	return cmd
+}
+
+// onCluster is the RunE of the cluster commands that act on services:
+// every host's output is printed as it finishes, each line prefixed with
+// the host's name.
+func onCluster(f *Factory, act func(r *cluster.Runner, ctx context.Context, names []string, report func(cluster.Step)) error) func(*cobra.Command, []string) error {
+	return func(cmd *cobra.Command, args []string) error {
+		cfg, err := f.Config()
+		if err != nil {
+			return err
+		}
+		r := &cluster.Runner{Config: cfg}
+		err = act(r, cmd.Context(), args, func(step cluster.Step) {
+			for _, res := range step.Results {
+				writeHostOutput(f.IO.Out, f.IO.Err, res)
+			}
+		})
+		if _, ok := err.(*cluster.FailedError); ok {
+			return &ExitError{Code: ExitFailed, Err: err}
+		}
+		return err
+	}
+}
+
+// writeHostOutput prints what a host said, each line as "host: line".
+func writeHostOutput(out, errOut io.Writer, res cluster.Result) {
+	prefix := func(w io.Writer, b []byte) {
+		for _, line := range strings.Split(strings.TrimRight(string(b), "\n"), "\n") {
+			if line != "" {
+				fmt.Fprintf(w, "%s: %s\n", res.Host, line)
+			}
+		}
+	}
+	prefix(out, res.Stdout)
+	if res.Err != nil {
+		fmt.Fprintf(errOut, "%s: unreachable: %v\n", res.Host, res.Err)
+		return
+	}
+	prefix(errOut, res.Stderr)
+}
+
+func newClusterStatusCmd(f *Factory) *cobra.Command {
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "status [SERVICE...]",
+		Short: "Show services' state on every host that runs them (exit as status; 4 if a host cannot be asked)",
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cfg, err := f.Config()
+			if err != nil {
+				return err
+			}
+			hosts, code, err := (&cluster.Runner{Config: cfg}).Status(cmd.Context(), args)
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				enc := json.NewEncoder(f.IO.Out)
+				enc.SetIndent("", "  ")
+				err = enc.Encode(struct {
+					Hosts []cluster.HostStatus `json:"hosts"`
+				}{hosts})
+			} else {
+				err = writeClusterTable(f.IO.Out, hosts)
+			}
+			if err != nil {
+				return err
+			}
+			if code != 0 {
+				return &ExitError{Code: code}
+			}
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON: {\"hosts\": [{\"host\", \"error\", \"services\"}]}")
+	return cmd
+}
+
+// writeClusterTable prints every host's status table under one header,
+// with the host first on each line, then what went wrong with any host.
+func writeClusterTable(w io.Writer, hosts []cluster.HostStatus) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "HOST\tSERVICE\tSTATE\tPID\tUPTIME\tREADY\tRESTARTS\tLAST EXIT")
+	var notes bytes.Buffer
+	for _, h := range hosts {
+		if h.Error != nil {
+			fmt.Fprintf(tw, "%s\t-\tUNREACHABLE\t-\t-\t-\t-\t-\n", h.Host)
+			fmt.Fprintf(&notes, "%s: %s\n", h.Host, *h.Error)
+			continue
+		}
+		for _, st := range h.Services {
+			fmt.Fprintf(tw, "%s\t%s\n", h.Host, statusRow(st))
+			if st.Detail != "" {
+				fmt.Fprintf(&notes, "%s: %s: %s\n", h.Host, st.Name, st.Detail)
+			}
+		}
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	_, err := w.Write(notes.Bytes())
+	return err
+}
+
+// statusRow is one service's columns of a status table, tab-separated.
+func statusRow(st lifecycle.Status) string {
+	pid, uptime, ready, lastExit := "-", "-", "-", "-"
+	if st.PID != nil {
+		pid = fmt.Sprint(*st.PID)
+	}
+	if st.UptimeSeconds != nil {
+		uptime = formatUptime(time.Duration(*st.UptimeSeconds * float64(time.Second)))
+		ready = map[bool]string{true: "yes", false: "no"}[st.Ready]
+	}
+	if st.LastExit != nil {
+		lastExit = st.LastExit.String()
+	}
+	return fmt.Sprintf("%s\t%s\t%s\t%s\t%s\t%d\t%s", st.Name, strings.ToUpper(string(st.State)), pid, uptime, ready, st.Restarts, lastExit)
+}

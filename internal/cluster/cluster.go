@@ -1,0 +1,207 @@
+// Package cluster runs daemonctl commands across the hosts of a config's
+// `hosts:` section over the system's OpenSSH client, so that users' ssh
+// config, agents and jump hosts apply. Each host runs its own daemonctl
+// against its own copy of the config; this package only decides which
+// services each host acts on, in what order, how many hosts at once, and
+// gathers what they answered.
+package cluster
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os/exec"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/daemonctl/daemonctl/internal/config"
+)
+
+// Result is what one host answered to one command.
+type Result struct {
+	Host string
+	// Services are the services the command was for on this host.
+	Services []string
+	// Code is the remote daemonctl's exit code; -1 when it could not be
+	// run at all (ssh failed to connect, or the command was cut short).
+	Code   int
+	Stdout []byte
+	Stderr []byte
+	// Err says why the host could not be asked, when it could not.
+	Err error
+}
+
+// Runner runs daemonctl on the config's hosts.
+type Runner struct {
+	Config *config.Config
+	// SSH is the ssh client to run; "ssh" (from PATH) when empty.
+	SSH string
+}
+
+// sshExitUnreachable is the exit status ssh(1) gives for its own errors
+// (connection refused, authentication failed, host unknown).
+const sshExitUnreachable = 255
+
+// Targets returns, for each host in the config's order, the services of
+// names (all when none is named) that the host runs. A host with none of
+// them is left out.
+func (r *Runner) Targets(names []string) (map[string][]string, []string, error) {
+	if len(r.Config.HostOrder) == 0 {
+		return nil, nil, errors.New("the config has no hosts: section")
+	}
+	want := map[string]bool{}
+	for _, n := range names {
+		if r.Config.Services[n] == nil {
+			return nil, nil, &config.UnknownServiceError{Name: n}
+		}
+		want[n] = true
+	}
+	targets := map[string][]string{}
+	var hosts []string
+	for _, h := range r.Config.HostOrder {
+		var picked []string
+		for _, s := range r.Config.Hosts[h].Services {
+			if len(want) == 0 || want[s] {
+				picked = append(picked, s)
+			}
+		}
+		if len(picked) > 0 {
+			targets[h] = picked
+			hosts = append(hosts, h)
+		}
+	}
+	if len(hosts) == 0 {
+		return nil, nil, fmt.Errorf("no host runs %s", strings.Join(names, ", "))
+	}
+	return targets, hosts, nil
+}
+
+// Run runs `daemonctl VERB ARGS... SERVICE...` on every host that runs
+// one of names (all services when none is named), ssh.parallel hosts at a
+// time, and returns each host's result in the config's host order.
+func (r *Runner) Run(ctx context.Context, verb string, args, names []string) ([]Result, error) {
+	targets, hosts, err := r.Targets(names)
+	if err != nil {
+		return nil, err
+	}
+	return r.runOn(ctx, hosts, func(host string) []string { return targets[host] }, verb, args), nil
+}
+
+// runOn runs the command on hosts, at most ssh.parallel at once; the
+// services of each host come from servicesOf.
+func (r *Runner) runOn(ctx context.Context, hosts []string, servicesOf func(string) []string, verb string, args []string) []Result {
+	results := make([]Result, len(hosts))
+	slots := make(chan struct{}, max(r.Config.SSH.Parallel, 1))
+	var wg sync.WaitGroup
+	for i, h := range hosts {
+		wg.Go(func() {
+			slots <- struct{}{}
+			defer func() { <-slots }()
+			results[i] = r.runOne(ctx, h, servicesOf(h), verb, args)
+		})
+	}
+	wg.Wait()
+	return results
+}
+
+// runOne runs the command on one host.
+func (r *Runner) runOne(ctx context.Context, host string, services []string, verb string, args []string) Result {
+	res := Result{Host: host, Services: services, Code: -1}
+	argv := r.sshArgv(r.Config.Hosts[host], append(append([]string{verb}, args...), services...))
+	ssh := r.SSH
+	if ssh == "" {
+		ssh = "ssh"
+	}
+	cmd := exec.CommandContext(ctx, ssh, argv...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	cmd.WaitDelay = time.Second
+	err := cmd.Run()
+	res.Stdout, res.Stderr = stdout.Bytes(), stderr.Bytes()
+	var exit *exec.ExitError
+	switch {
+	case err == nil:
+		res.Code = 0
+	case ctx.Err() != nil:
+		res.Err = ctx.Err()
+	case errors.As(err, &exit) && exit.ExitCode() == sshExitUnreachable:
+		res.Err = fmt.Errorf("ssh %s: %s", r.Config.Hosts[host].Address, lastLine(res.Stderr, "exit status 255"))
+	case errors.As(err, &exit) && exit.ExitCode() >= 0:
+		res.Code = exit.ExitCode()
+	default:
+		res.Err = fmt.Errorf("ssh %s: %w", r.Config.Hosts[host].Address, err)
+	}
+	return res
+}
+
+// sshArgv is the ssh command line that runs daemonctl with args on h:
+// BatchMode, so that a missing key fails instead of prompting; the
+// config's connect timeout and options; and a remote command that finds
+// daemonctl in install_path (or its bin/) before the remote PATH.
+func (r *Runner) sshArgv(h *config.Host, args []string) []string {
+	argv := []string{
+		"-o", "BatchMode=yes",
+		"-o", "ConnectTimeout=" + strconv.Itoa(max(int(r.Config.SSH.ConnectTimeout.Std()/time.Second), 1)),
+	}
+	argv = append(argv, r.Config.SSH.Options...)
+	if h.Port != 0 {
+		argv = append(argv, "-p", strconv.Itoa(h.Port))
+	}
+	if h.User != "" {
+		argv = append(argv, "-l", h.User)
+	}
+	return append(argv, h.Address, "--", remoteCommand(h, args))
+}
+
+// remoteCommand is the shell command run on h: ssh hands the remote
+// user's shell one string, so every word is quoted.
+func remoteCommand(h *config.Host, args []string) string {
+	binary, cfg := h.Binary, h.Config
+	if binary == "" {
+		binary = "daemonctl"
+	}
+	if cfg == "" {
+		cfg = "daemonctl.yaml"
+	}
+	var b strings.Builder
+	if h.InstallPath != "" {
+		fmt.Fprintf(&b, "cd %s && PATH=%s/bin:%s:$PATH ", shellQuote(h.InstallPath), shellQuote(h.InstallPath), shellQuote(h.InstallPath))
+	}
+	b.WriteString("exec " + shellQuote(binary) + " --config " + shellQuote(cfg))
+	for _, a := range args {
+		b.WriteString(" " + shellQuote(a))
+	}
+	return b.String()
+}
+
+// shellQuote quotes s for a POSIX shell, leaving plain words alone.
+func shellQuote(s string) string {
+	if s != "" && strings.IndexFunc(s, func(c rune) bool {
+		return !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.ContainsRune("-_./:=@%+,", c))
+	}) < 0 {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+func lastLine(b []byte, fallback string) string {
+	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+	if l := strings.TrimSpace(lines[len(lines)-1]); l != "" {
+		return l
+	}
+	return fallback
+}
+
+// Failed lists the hosts whose command failed or could not be run.
+func Failed(results []Result) []string {
+	var out []string
+	for _, res := range results {
+		if res.Err != nil || res.Code != 0 {
+			out = append(out, res.Host)
+		}
+	}
+	return out
+}

@@ -1,0 +1,184 @@
+package cluster
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+
+	"github.com/daemonctl/daemonctl/internal/config"
+	"github.com/daemonctl/daemonctl/internal/lifecycle"
+)
+
+// Step is one stage of an ordered cluster command: every host's share of
+// one level of the dependency graph, run at once.
+type Step struct {
+	Verb    string
+	Results []Result
+}
+
+// Start starts names (all when none is named) and what they depend on,
+// level by level along the dependency graph: a level starts on every host
+// at once, each host with `start --no-deps` for its share, and only once
+// the level before it is ready everywhere, since a dependency may run on
+// another host. A level with a failure ends the start; report sees each
+// step as it finishes.
+func (r *Runner) Start(ctx context.Context, names []string, report func(Step)) error {
+	levels, err := r.levels(names, true)
+	if err != nil {
+		return err
+	}
+	return r.inLevels(ctx, "start", []string{"--no-deps"}, levels, report)
+}
+
+// Stop stops names (all when none is named) level by level, dependents
+// first.
+func (r *Runner) Stop(ctx context.Context, names []string, timeout string, report func(Step)) error {
+	levels, err := r.levels(names, false)
+	if err != nil {
+		return err
+	}
+	for i, j := 0, len(levels)-1; i < j; i, j = i+1, j-1 {
+		levels[i], levels[j] = levels[j], levels[i]
+	}
+	var args []string
+	if timeout != "" {
+		args = []string{"--timeout", timeout}
+	}
+	return r.inLevels(ctx, "stop", args, levels, report)
+}
+
+// Restart stops then starts names across the cluster.
+func (r *Runner) Restart(ctx context.Context, names []string, report func(Step)) error {
+	if err := r.Stop(ctx, names, "", report); err != nil {
+		return err
+	}
+	return r.Start(ctx, names, report)
+}
+
+// FailedError names the hosts where a cluster command failed.
+type FailedError struct {
+	Verb  string
+	Hosts []string
+	// Skipped are the services not acted on because an earlier level
+	// failed.
+	Skipped []string
+}
+
+func (e *FailedError) Error() string {
+	msg := fmt.Sprintf("cluster %s failed on %s", e.Verb, strings.Join(e.Hosts, ", "))
+	if len(e.Skipped) > 0 {
+		msg += "; not attempted: " + strings.Join(e.Skipped, ", ")
+	}
+	return msg
+}
+
+// inLevels runs verb on each level in turn, stopping at the first level
+// with a failure.
+func (r *Runner) inLevels(ctx context.Context, verb string, args []string, levels [][]string, report func(Step)) error {
+	for i, level := range levels {
+		targets, hosts, err := r.Targets(level)
+		if err != nil {
+			continue // no host runs this level's services
+		}
+		results := r.runOn(ctx, hosts, func(h string) []string { return targets[h] }, verb, args)
+		report(Step{Verb: verb, Results: results})
+		if failed := Failed(results); len(failed) > 0 {
+			var skipped []string
+			for _, rest := range levels[i+1:] {
+				skipped = append(skipped, rest...)
+			}
+			return &FailedError{Verb: verb, Hosts: failed, Skipped: skipped}
+		}
+	}
+	return nil
+}
+
+// levels groups names (with their dependencies when withDeps) by depth in
+// the dependency graph: level 0 depends on nothing in the set, level n on
+// something in level n-1. Only services some host runs are kept.
+func (r *Runner) levels(names []string, withDeps bool) ([][]string, error) {
+	cfg := r.Config
+	selected, err := cfg.Select(names)
+	if err != nil {
+		return nil, err
+	}
+	if withDeps {
+		selected = cfg.WithDependencies(selected)
+	}
+	in := map[string]bool{}
+	for _, s := range selected {
+		in[s.Name] = true
+	}
+	depth := map[string]int{}
+	var depthOf func(s *config.Service) int
+	depthOf = func(s *config.Service) int {
+		if d, ok := depth[s.Name]; ok {
+			return d
+		}
+		d := 0
+		for _, dep := range s.DependsOn {
+			if in[dep] {
+				d = max(d, depthOf(cfg.Services[dep])+1)
+			}
+		}
+		depth[s.Name] = d
+		return d
+	}
+	var levels [][]string
+	for _, s := range selected {
+		d := depthOf(s)
+		for len(levels) <= d {
+			levels = append(levels, nil)
+		}
+		levels[d] = append(levels[d], s.Name)
+	}
+	if _, _, err := r.Targets(names); err != nil {
+		return nil, err
+	}
+	return levels, nil
+}
+
+// HostStatus is one host's part of `cluster status --json`.
+type HostStatus struct {
+	Host     string             `json:"host"`
+	Error    *string            `json:"error"`
+	Services []lifecycle.Status `json:"services"`
+}
+
+// Status asks every host that runs one of names for its status, all at
+// once (up to ssh.parallel), and returns the answers in host order with
+// the LSB exit code of the whole: worst wins, and a host that cannot be
+// asked counts as unknown (4).
+func (r *Runner) Status(ctx context.Context, names []string) ([]HostStatus, int, error) {
+	results, err := r.Run(ctx, "status", []string{"--json"}, names)
+	if err != nil {
+		return nil, 0, err
+	}
+	out := make([]HostStatus, len(results))
+	var all []lifecycle.Status
+	unreachable := false
+	for i, res := range results {
+		hs := HostStatus{Host: res.Host, Services: []lifecycle.Status{}}
+		var answer struct {
+			Services []lifecycle.Status `json:"services"`
+		}
+		switch {
+		case res.Err != nil:
+			msg := res.Err.Error()
+			hs.Error, unreachable = &msg, true
+		case json.Unmarshal(res.Stdout, &answer) != nil:
+			msg := fmt.Sprintf("no status from daemonctl (exit %d): %s", res.Code, lastLine(res.Stderr, "no output"))
+			hs.Error, unreachable = &msg, true
+		default:
+			hs.Services = answer.Services
+			all = append(all, answer.Services...)
+		}
+		out[i] = hs
+	}
+	code := lifecycle.ExitCode(all)
+	if unreachable {
+		code = lifecycle.ExitCode(append(all, lifecycle.Status{State: lifecycle.Unknown}))
+	}
+	return out, code, nil
+}
