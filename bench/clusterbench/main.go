@@ -1,0 +1,115 @@
+// Command clusterbench times `daemonctl cluster status` across ten hosts
+// beside the serial ssh loop that DolphinScheduler's scripts use (one
+// host after another), in one run on one machine. The hosts are network
+// namespaces with an sshd each (internal/sshlab), every one running a
+// `worker` service under daemonctl, as DolphinScheduler runs a worker
+// server on many hosts. Needs root, iproute2 and sshd.
+package main
+
+import (
+	"bytes"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/daemonctl/daemonctl/internal/sshlab"
+)
+
+var (
+	daemonctl = flag.String("daemonctl", "bin/daemonctl", "daemonctl binary")
+	hostCount = flag.Int("hosts", 10, "hosts")
+	runs      = flag.Int("runs", 10, "runs per case")
+)
+
+func main() {
+	flag.Parse()
+	dc, err := filepath.Abs(*daemonctl)
+	check(err)
+	dir, err := os.MkdirTemp("", "clusterbench")
+	check(err)
+	defer os.RemoveAll(dir)
+	lab, err := sshlab.New(filepath.Join(dir, "lab"), "cb")
+	check(err)
+	defer lab.Close()
+
+	var hosts strings.Builder
+	var loop []string
+	for i := 1; i <= *hostCount; i++ {
+		name := fmt.Sprintf("h%d", i)
+		h, err := lab.AddHost(name)
+		check(err)
+		home := filepath.Join(dir, name)
+		check(os.MkdirAll(filepath.Join(home, "bin"), 0o755))
+		check(os.Symlink(dc, filepath.Join(home, "bin", "daemonctl")))
+		fmt.Fprintf(&hosts, "  %s:\n    address: %s\n    services: [worker]\n    install_path: %s\n", name, h.Address, home)
+		loop = append(loop, fmt.Sprintf("ssh %s %s 'cd %s && bin/daemonctl status'", strings.Join(lab.SSHOptions(), " "), h.Address, home))
+	}
+	var opts []string
+	for _, o := range lab.SSHOptions() {
+		opts = append(opts, fmt.Sprintf("%q", o))
+	}
+	config := func(parallel int) string {
+		return fmt.Sprintf("services:\n  worker:\n    command: [sleep, \"1000\"]\n    start_grace: 0s\nhosts:\n%sssh:\n  parallel: %d\n  options: [%s]\n", hosts.String(), parallel, strings.Join(opts, ", "))
+	}
+	for i := 1; i <= *hostCount; i++ {
+		check(os.WriteFile(filepath.Join(dir, fmt.Sprintf("h%d", i), "daemonctl.yaml"), []byte(config(10)), 0o644))
+	}
+	check(os.WriteFile(filepath.Join(dir, "parallel.yaml"), []byte(config(10)), 0o644))
+	check(os.WriteFile(filepath.Join(dir, "serial.yaml"), []byte(config(1)), 0o644))
+	check(run(dir, dc, "-c", "parallel.yaml", "cluster", "start"))
+	defer run(dir, dc, "-c", "parallel.yaml", "cluster", "stop")
+
+	cases := []struct {
+		name string
+		argv []string
+	}{
+		{"daemonctl cluster status (ssh.parallel 10)", []string{dc, "-c", "parallel.yaml", "cluster", "status"}},
+		{"daemonctl cluster status --json", []string{dc, "-c", "parallel.yaml", "cluster", "status", "--json"}},
+		{"daemonctl cluster status (ssh.parallel 1)", []string{dc, "-c", "serial.yaml", "cluster", "status"}},
+		{"serial ssh loop, as DolphinScheduler's scripts", []string{"bash", "-c", strings.Join(loop, "\n")}},
+	}
+	results := make([][]time.Duration, len(cases))
+	for i, c := range cases {
+		for range *runs {
+			began := time.Now()
+			check(run(dir, c.argv[0], c.argv[1:]...))
+			results[i] = append(results[i], time.Since(began))
+		}
+	}
+	fmt.Printf("| status of 1 service on each of %d hosts over ssh | runs | min | median | max | median ÷ daemonctl |\n|---|---|---|---|---|---|\n", *hostCount)
+	ref := median(results[0])
+	for i, c := range cases {
+		r := slices.Sorted(slices.Values(results[i]))
+		fmt.Printf("| %s | %d | %s | %s | %s | %.2f× |\n", c.name, len(r), ms(r[0]), ms(median(r)), ms(r[len(r)-1]), float64(median(r))/float64(ref))
+	}
+}
+
+func run(dir, name string, args ...string) error {
+	cmd := exec.Command(name, args...)
+	cmd.Dir = dir
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("%s %s: %v: %s", name, strings.Join(args, " "), err, out.String())
+	}
+	return nil
+}
+
+func median(d []time.Duration) time.Duration {
+	s := slices.Sorted(slices.Values(d))
+	return s[len(s)/2]
+}
+
+func ms(d time.Duration) string { return fmt.Sprintf("%.1f ms", float64(d)/float64(time.Millisecond)) }
+
+func check(err error) {
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "clusterbench:", err)
+		os.Exit(1)
+	}
+}
