@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every benchmark in one go on this machine and prints the tables
-# that BENCHMARKS.md records. Usage: bash bench/run.sh
+# that BENCHMARKS.md records. Usage: bash bench/run.sh (as root: the
+# cluster case makes network namespaces).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 CGO_ENABLED=0 go build -o bin/ ./cmd/daemonctl ./examples/demoserver
@@ -8,6 +9,9 @@ command -v start-stop-daemon >/dev/null || { echo "start-stop-daemon (dpkg) is n
 need=()
 command -v supervisord >/dev/null || need+=(supervisor)
 command -v javac >/dev/null || need+=(default-jdk-headless) # the JVM behind start.sh
+[ -x /usr/sbin/sshd ] || need+=(openssh-server)             # the hosts of the cluster case
+command -v ssh >/dev/null || need+=(openssh-client)
+command -v ip >/dev/null || need+=(iproute2)
 if [ ${#need[@]} -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -q >/dev/null
@@ -20,3 +24,5 @@ echo
 go run ./bench/supervisebench -daemonctl bin/daemonctl -demoserver bin/demoserver
 echo
 go run ./bench/scalebench -daemonctl bin/daemonctl
+echo
+go run ./bench/clusterbench -daemonctl bin/daemonctl
