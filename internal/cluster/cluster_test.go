@@ -1,0 +1,88 @@
+package cluster
+
+import (
+	"os/exec"
+	"reflect"
+	"testing"
+
+	"github.com/daemonctl/daemonctl/internal/config"
+)
+
+const testConfig = `
+services:
+  registry: {command: [zk]}
+  master: {command: [m], depends_on: [registry]}
+  worker: {command: [w], depends_on: [master]}
+  api: {command: [a], depends_on: [registry]}
+  alert: {command: [al]}
+hosts:
+  n1: {services: [registry, master], install_path: "/opt/ds it's"}
+  n2: {services: [worker, api], port: 2222, user: ds}
+  n3: {services: [worker]}
+`
+
+func runner(t *testing.T) *Runner {
+	cfg, err := config.Parse("daemonctl.yaml", []byte(testConfig))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &Runner{Config: cfg}
+}
+
+func TestLevels(t *testing.T) {
+	r := runner(t)
+	got, err := r.levels([]string{"worker"}, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := [][]string{{"registry"}, {"master"}, {"worker"}}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("levels of worker with its dependencies = %v, want %v", got, want)
+	}
+	got, _ = r.levels(nil, false)
+	want = [][]string{{"registry", "alert"}, {"master", "api"}, {"worker"}}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("levels of all = %v, want %v", got, want)
+	}
+	if _, err := r.levels([]string{"alert"}, false); err == nil {
+		t.Error("levels of a service no host runs: no error")
+	}
+}
+
+func TestTargets(t *testing.T) {
+	targets, hosts, err := runner(t).Targets([]string{"worker", "master"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"n1", "n2", "n3"}; !reflect.DeepEqual(hosts, want) {
+		t.Errorf("hosts = %v, want %v", hosts, want)
+	}
+	want := map[string][]string{"n1": {"master"}, "n2": {"worker"}, "n3": {"worker"}}
+	if !reflect.DeepEqual(targets, want) {
+		t.Errorf("targets = %v, want %v", targets, want)
+	}
+}
+
+// TestRemoteCommand runs the remote command line through a real shell
+// (with echo standing in for daemonctl), so that quoting is proven, not
+// assumed.
+func TestRemoteCommand(t *testing.T) {
+	h := &config.Host{Binary: "echo", Config: "my config.yaml"}
+	line := remoteCommand(h, []string{"status", "--json", "it's", "$HOME", "a b"})
+	out, err := exec.Command("sh", "-c", line).Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := string(out), "--config my config.yaml status --json it's $HOME a b\n"; got != want {
+		t.Errorf("%s\nprinted %q, want %q", line, got, want)
+	}
+	r := runner(t)
+	argv := r.sshArgv(r.Config.Hosts["n2"], []string{"status"})
+	want := []string{"-o", "BatchMode=yes", "-o", "ConnectTimeout=10", "-p", "2222", "-l", "ds", "n2", "--", "exec daemonctl --config daemonctl.yaml status"}
+	if !reflect.DeepEqual(argv, want) {
+		t.Errorf("ssh argv = %q, want %q", argv, want)
+	}
+	if got := remoteCommand(r.Config.Hosts["n1"], nil); got != `cd '/opt/ds it'\''s' && PATH='/opt/ds it'\''s'/bin:'/opt/ds it'\''s':$PATH exec daemonctl --config daemonctl.yaml` {
+		t.Errorf("remote command with install_path = %s", got)
+	}
+}
