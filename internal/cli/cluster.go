@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -26,11 +27,7 @@ func newClusterCmd(f *Factory) *cobra.Command {
 		Use:   "stop [SERVICE...]",
 		Short: "Stop services on every host that runs them, dependents first",
 		RunE: onCluster(f, func(r *cluster.Runner, ctx context.Context, names []string, report func(cluster.Step)) error {
-			t := ""
-			if timeout > 0 {
-				t = timeout.String()
-			}
-			return r.Stop(ctx, names, t, report)
+			return r.Stop(ctx, names, timeout, report)
 		}),
 	}
 	stop.Flags().DurationVar(&timeout, "timeout", 0, "grace period before SIGKILL (default: each service's stop_timeout)")
@@ -66,11 +63,21 @@ func onCluster(f *Factory, act func(r *cluster.Runner, ctx context.Context, name
 				writeHostOutput(f.IO.Out, f.IO.Err, res)
 			}
 		})
-		if _, ok := err.(*cluster.FailedError); ok {
-			return &ExitError{Code: ExitFailed, Err: err}
-		}
-		return err
+		return clusterError(err)
 	}
+}
+
+// clusterError gives a cluster command's error its exit code: 2 for a
+// config with no hosts, 1 for hosts that failed.
+func clusterError(err error) error {
+	var failed *cluster.FailedError
+	switch {
+	case errors.Is(err, cluster.ErrNoHosts):
+		return &ExitError{Code: ExitUsage, Err: err}
+	case errors.As(err, &failed):
+		return &ExitError{Code: ExitFailed, Err: err}
+	}
+	return err
 }
 
 // writeHostOutput prints what a host said, each line as "host: line".
@@ -102,7 +109,7 @@ func newClusterStatusCmd(f *Factory) *cobra.Command {
 			}
 			hosts, code, err := (&cluster.Runner{Config: cfg}).Status(cmd.Context(), args)
 			if err != nil {
-				return err
+				return clusterError(err)
 			}
 			if asJSON {
 				enc := json.NewEncoder(f.IO.Out)

@@ -41,6 +41,9 @@ type Runner struct {
 	SSH string
 }
 
+// ErrNoHosts is returned when the config has no hosts to act on.
+var ErrNoHosts = errors.New("the config has no hosts: section")
+
 // sshExitUnreachable is the exit status ssh(1) gives for its own errors
 // (connection refused, authentication failed, host unknown).
 const sshExitUnreachable = 255
@@ -50,7 +53,7 @@ const sshExitUnreachable = 255
 // them is left out.
 func (r *Runner) Targets(names []string) (map[string][]string, []string, error) {
 	if len(r.Config.HostOrder) == 0 {
-		return nil, nil, errors.New("the config has no hosts: section")
+		return nil, nil, ErrNoHosts
 	}
 	want := map[string]bool{}
 	for _, n := range names {

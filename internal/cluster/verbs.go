@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/daemonctl/daemonctl/internal/config"
 	"github.com/daemonctl/daemonctl/internal/lifecycle"
@@ -33,7 +34,8 @@ func (r *Runner) Start(ctx context.Context, names []string, report func(Step)) e
 
 // Stop stops names (all when none is named) level by level, dependents
 // first.
-func (r *Runner) Stop(ctx context.Context, names []string, timeout string, report func(Step)) error {
+// A non-zero timeout overrides each service's stop_timeout.
+func (r *Runner) Stop(ctx context.Context, names []string, timeout time.Duration, report func(Step)) error {
 	levels, err := r.levels(names, false)
 	if err != nil {
 		return err
@@ -42,15 +44,15 @@ func (r *Runner) Stop(ctx context.Context, names []string, timeout string, repor
 		levels[i], levels[j] = levels[j], levels[i]
 	}
 	var args []string
-	if timeout != "" {
-		args = []string{"--timeout", timeout}
+	if timeout > 0 {
+		args = []string{"--timeout", timeout.String()}
 	}
 	return r.inLevels(ctx, "stop", args, levels, report)
 }
 
 // Restart stops then starts names across the cluster.
 func (r *Runner) Restart(ctx context.Context, names []string, report func(Step)) error {
-	if err := r.Stop(ctx, names, "", report); err != nil {
+	if err := r.Stop(ctx, names, 0, report); err != nil {
 		return err
 	}
 	return r.Start(ctx, names, report)
