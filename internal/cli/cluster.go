@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/daemonctl/daemonctl/internal/cluster"
+	"github.com/daemonctl/daemonctl/internal/config"
 	"github.com/daemonctl/daemonctl/internal/lifecycle"
 )
 
@@ -108,6 +109,10 @@ func newClusterStatusCmd(f *Factory) *cobra.Command {
 				return err
 			}
 			hosts, code, err := (&cluster.Runner{Config: cfg}).Status(cmd.Context(), args)
+			var unknown *config.UnknownServiceError
+			if errors.As(err, &unknown) {
+				return &ExitError{Code: ExitStatusUnknown, Err: err} // as status does
+			}
 			if err != nil {
 				return clusterError(err)
 			}
