@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
+	mathrand "math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
@@ -85,13 +87,37 @@ func randomHex() string {
 	return hex.EncodeToString(b)
 }
 
+var (
+	portsMu    sync.Mutex
+	portsGiven = map[int]bool{} // never twice in one test process
+)
+
+// freePort returns a loopback port that is free now and lies below the
+// kernel's ephemeral range: a port from that range may be taken between
+// two runs of a server by the client end of any connection, even by a
+// readiness probe connecting to that very port (a TCP self-connect).
 func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
+	low := 32768
+	if b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range"); err == nil {
+		fmt.Sscan(string(b), &low)
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
+	if low <= 11000 {
+		return 0, fmt.Errorf("ephemeral port range starts at %d: no room below it for test servers", low)
+	}
+	portsMu.Lock()
+	defer portsMu.Unlock()
+	for range 1000 {
+		port := 10000 + mathrand.IntN(low-10000)
+		if portsGiven[port] {
+			continue
+		}
+		if l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port)); err == nil {
+			l.Close()
+			portsGiven[port] = true
+			return port, nil
+		}
+	}
+	return 0, errors.New("no free port below the ephemeral range")
 }
 
 // killTagged SIGKILLs every process whose environment carries the
