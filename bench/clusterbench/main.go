@@ -7,16 +7,15 @@
 package main
 
 import (
-	"bytes"
 	"flag"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
 	"time"
 
+	"github.com/daemonctl/daemonctl/bench/internal/measure"
 	"github.com/daemonctl/daemonctl/internal/sshlab"
 )
 
@@ -29,12 +28,12 @@ var (
 func main() {
 	flag.Parse()
 	dc, err := filepath.Abs(*daemonctl)
-	check(err)
+	measure.Check(err)
 	dir, err := os.MkdirTemp("", "clusterbench")
-	check(err)
+	measure.Check(err)
 	defer os.RemoveAll(dir)
 	lab, err := sshlab.New(filepath.Join(dir, "lab"), "cb")
-	check(err)
+	measure.Check(err)
 	defer lab.Close()
 
 	var hosts strings.Builder
@@ -42,10 +41,10 @@ func main() {
 	for i := 1; i <= *hostCount; i++ {
 		name := fmt.Sprintf("h%d", i)
 		h, err := lab.AddHost(name)
-		check(err)
+		measure.Check(err)
 		home := filepath.Join(dir, name)
-		check(os.MkdirAll(filepath.Join(home, "bin"), 0o755))
-		check(os.Symlink(dc, filepath.Join(home, "bin", "daemonctl")))
+		measure.Check(os.MkdirAll(filepath.Join(home, "bin"), 0o755))
+		measure.Check(os.Symlink(dc, filepath.Join(home, "bin", "daemonctl")))
 		fmt.Fprintf(&hosts, "  %s:\n    address: %s\n    services: [worker]\n    install_path: %s\n", name, h.Address, home)
 		loop = append(loop, fmt.Sprintf("ssh %s %s 'cd %s && bin/daemonctl status'", strings.Join(lab.SSHOptions(), " "), h.Address, home))
 	}
@@ -57,12 +56,12 @@ func main() {
 		return fmt.Sprintf("services:\n  worker:\n    command: [sleep, \"1000\"]\n    start_grace: 0s\nhosts:\n%sssh:\n  parallel: %d\n  options: [%s]\n", hosts.String(), parallel, strings.Join(opts, ", "))
 	}
 	for i := 1; i <= *hostCount; i++ {
-		check(os.WriteFile(filepath.Join(dir, fmt.Sprintf("h%d", i), "daemonctl.yaml"), []byte(config(10)), 0o644))
+		measure.Check(os.WriteFile(filepath.Join(dir, fmt.Sprintf("h%d", i), "daemonctl.yaml"), []byte(config(10)), 0o644))
 	}
-	check(os.WriteFile(filepath.Join(dir, "parallel.yaml"), []byte(config(10)), 0o644))
-	check(os.WriteFile(filepath.Join(dir, "serial.yaml"), []byte(config(1)), 0o644))
-	check(run(dir, dc, "-c", "parallel.yaml", "cluster", "start"))
-	defer run(dir, dc, "-c", "parallel.yaml", "cluster", "stop")
+	measure.Check(os.WriteFile(filepath.Join(dir, "parallel.yaml"), []byte(config(10)), 0o644))
+	measure.Check(os.WriteFile(filepath.Join(dir, "serial.yaml"), []byte(config(1)), 0o644))
+	measure.Check(measure.Run(dir, dc, "-c", "parallel.yaml", "cluster", "start"))
+	defer measure.Run(dir, dc, "-c", "parallel.yaml", "cluster", "stop")
 
 	cases := []struct {
 		name string
@@ -77,39 +76,16 @@ func main() {
 	for i, c := range cases {
 		for range *runs {
 			began := time.Now()
-			check(run(dir, c.argv[0], c.argv[1:]...))
+			measure.Check(measure.Run(dir, c.argv[0], c.argv[1:]...))
 			results[i] = append(results[i], time.Since(began))
 		}
 	}
 	fmt.Printf("| status of 1 service on each of %d hosts over ssh | runs | min | median | max | median ÷ daemonctl |\n|---|---|---|---|---|---|\n", *hostCount)
-	ref := median(results[0])
+	ref := measure.Median(results[0])
 	for i, c := range cases {
 		r := slices.Sorted(slices.Values(results[i]))
-		fmt.Printf("| %s | %d | %s | %s | %s | %.2f× |\n", c.name, len(r), ms(r[0]), ms(median(r)), ms(r[len(r)-1]), float64(median(r))/float64(ref))
+		fmt.Printf("| %s | %d | %s | %s | %s | %.2f× |\n", c.name, len(r), ms(r[0]), ms(measure.Median(r)), ms(r[len(r)-1]), float64(measure.Median(r))/float64(ref))
 	}
 }
 
-func run(dir, name string, args ...string) error {
-	cmd := exec.Command(name, args...)
-	cmd.Dir = dir
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Run(); err != nil {
-		return fmt.Errorf("%s %s: %v: %s", name, strings.Join(args, " "), err, out.String())
-	}
-	return nil
-}
-
-func median(d []time.Duration) time.Duration {
-	s := slices.Sorted(slices.Values(d))
-	return s[len(s)/2]
-}
-
-func ms(d time.Duration) string { return fmt.Sprintf("%.1f ms", float64(d)/float64(time.Millisecond)) }
-
-func check(err error) {
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "clusterbench:", err)
-		os.Exit(1)
-	}
-}
+func ms(d time.Duration) string { return measure.Ms(d, 1) }

@@ -10,9 +10,10 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"slices"
 	"strings"
 	"time"
+
+	"github.com/daemonctl/daemonctl/bench/internal/measure"
 )
 
 func main() {
@@ -24,13 +25,13 @@ func main() {
 	fmt.Println("|---|---|---|---|---|---|")
 	for _, n := range []int{1, 10, 100, 1000} {
 		dir, err := os.MkdirTemp("", "scalebench")
-		check(err)
+		measure.Check(err)
 		var cfg strings.Builder
 		cfg.WriteString("services:\n")
 		for i := range n {
 			fmt.Fprintf(&cfg, "  s%d:\n    command: [sleep, \"1000\"]\n    start_grace: 0s\n", i)
 		}
-		check(os.WriteFile(filepath.Join(dir, "daemonctl.yaml"), []byte(cfg.String()), 0o644))
+		measure.Check(os.WriteFile(filepath.Join(dir, "daemonctl.yaml"), []byte(cfg.String()), 0o644))
 		start := timed(dir, bin, "start")
 		var status, js []time.Duration
 		for range *runs {
@@ -39,7 +40,7 @@ func main() {
 		}
 		stop := timed(dir, bin, "stop")
 		os.RemoveAll(dir)
-		fmt.Printf("| %d | %s | %s | %s | %s | %s |\n", n, ms(start), ms(median(status)), ms(median(js)), us(median(js)/time.Duration(n)), ms(stop))
+		fmt.Printf("| %d | %s | %s | %s | %s | %s |\n", n, ms(start), ms(measure.Median(status)), ms(measure.Median(js)), us(measure.Median(js)/time.Duration(n)), ms(stop))
 	}
 }
 
@@ -52,23 +53,11 @@ func timed(dir, bin string, args ...string) time.Duration {
 	err := cmd.Run()
 	took := time.Since(began)
 	if err != nil && args[0] != "status" {
-		check(fmt.Errorf("daemonctl %s: %v\n%s", strings.Join(args, " "), err, out.String()))
+		measure.Check(fmt.Errorf("daemonctl %s: %v\n%s", strings.Join(args, " "), err, out.String()))
 	}
 	return took
 }
 
-func median(d []time.Duration) time.Duration {
-	s := slices.Clone(d)
-	slices.Sort(s)
-	return s[len(s)/2]
-}
-
-func ms(d time.Duration) string { return fmt.Sprintf("%.1f ms", float64(d)/float64(time.Millisecond)) }
 func us(d time.Duration) string { return fmt.Sprintf("%.0f µs", float64(d)/float64(time.Microsecond)) }
 
-func check(err error) {
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "scalebench:", err)
-		os.Exit(1)
-	}
-}
+func ms(d time.Duration) string { return measure.Ms(d, 1) }

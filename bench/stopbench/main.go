@@ -25,6 +25,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/daemonctl/daemonctl/bench/internal/measure"
 	"github.com/daemonctl/daemonctl/internal/config"
 	"github.com/daemonctl/daemonctl/internal/lifecycle"
 )
@@ -64,36 +65,36 @@ func main() {
 		os.Exit(reapWhileRunning(append(os.Args[1:], "-reaper=false")))
 	}
 	dc, err := filepath.Abs(*daemonctl)
-	check(err)
+	measure.Check(err)
 	*daemonctl = dc
 	here, err := os.Getwd()
-	check(err)
+	measure.Check(err)
 	dsScript := filepath.Join(here, "bench/baselines/ds-daemon.sh")
 
 	tools := []tool{
 		{"kill + pidfd wait (the process's own exit)", *runs, startDirect, stopDirect, true},
 		{"daemonctl stop", *runs,
 			func(dir, command string) error { return startDaemonctl(dir, command) },
-			func(dir string) error { return run(dir, dc, "stop") }, false},
+			func(dir string) error { return measure.Run(dir, dc, "stop") }, false},
 		{"daemonctl's stop alone (lifecycle.Manager.Stop)", *runs,
 			func(dir, command string) error { return startDaemonctl(dir, command) },
 			func(dir string) error { return stopInProcess(dir, dc) }, false},
 		{"start-stop-daemon --retry TERM/30/KILL/5", *runs,
 			func(dir, command string) error {
-				return run(dir, "start-stop-daemon", "--start", "--background", "--make-pidfile", "--pidfile", "s.pid", "--chdir", dir, "--exec", "/bin/bash", "--", "-c", command)
+				return measure.Run(dir, "start-stop-daemon", "--start", "--background", "--make-pidfile", "--pidfile", "s.pid", "--chdir", dir, "--exec", "/bin/bash", "--", "-c", command)
 			},
 			func(dir string) error {
-				return run(dir, "start-stop-daemon", "--stop", "--pidfile", "s.pid", "--remove-pidfile", "--retry", "TERM/30/KILL/5")
+				return measure.Run(dir, "start-stop-daemon", "--stop", "--pidfile", "s.pid", "--remove-pidfile", "--retry", "TERM/30/KILL/5")
 			}, false},
 		{"dolphinscheduler-daemon.sh semantics", *slowRuns,
-			func(dir, command string) error { return run(dir, dsScript, "start", "srv", dir, command) },
-			func(dir string) error { return run(dir, dsScript, "stop", "srv", dir) }, false},
+			func(dir, command string) error { return measure.Run(dir, dsScript, "start", "srv", dir, command) },
+			func(dir string) error { return measure.Run(dir, dsScript, "stop", "srv", dir) }, false},
 	}
 	fmt.Printf("# stop\n\n")
 	measureStops(sleepServer(), tools)
 	fmt.Println()
 	jvm, err := jvmServer()
-	check(err)
+	measure.Check(err)
 	for i := range tools {
 		tools[i].runs = min(tools[i].runs, *jvmRuns)
 	}
@@ -109,17 +110,17 @@ func measureStops(srv server, tools []tool) {
 	for i, t := range tools {
 		for r := range t.runs {
 			dir, err := os.MkdirTemp("", "stopbench")
-			check(err)
+			measure.Check(err)
 			marker := fmt.Sprintf("%d%03d%03d", os.Getpid(), i, r)
 			command := srv.command(marker)
 			if t.direct {
 				command = srv.direct(marker)
 			}
-			check(t.start(dir, command))
-			check(srv.ready(dir))
+			measure.Check(t.start(dir, command))
+			measure.Check(srv.ready(dir))
 			time.Sleep(20 * time.Millisecond) // let the server settle
 			began := time.Now()
-			check(t.stop(dir))
+			measure.Check(t.stop(dir))
 			results[i] = append(results[i], time.Since(began))
 			if killMarked(marker) > 0 {
 				left[i]++
@@ -135,7 +136,7 @@ func startDaemonctl(dir, command string) error {
 	if err := os.WriteFile(filepath.Join(dir, "daemonctl.yaml"), []byte(config), 0o644); err != nil {
 		return err
 	}
-	return run(dir, *daemonctl, "start")
+	return measure.Run(dir, *daemonctl, "start")
 }
 
 // stopInProcess is what `daemonctl stop` does once it runs: the same
@@ -247,12 +248,12 @@ func isZombie(pid int) bool {
 // go to this sandbox's PID 1, which reaps only every few seconds, and
 // tools that wait for a pid to vanish look far slower than they are.
 func reapWhileRunning(args []string) int {
-	check(unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0))
+	measure.Check(unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0))
 	self, err := os.Executable()
-	check(err)
+	measure.Check(err)
 	child := exec.Command(self, args...)
 	child.Stdout, child.Stderr = os.Stdout, os.Stderr
-	check(child.Start())
+	measure.Check(child.Start())
 	for {
 		var ws unix.WaitStatus
 		pid, err := unix.Wait4(-1, &ws, 0, nil)
@@ -295,15 +296,15 @@ func stopDirect(string) error {
 // has one.
 func measureStatus(dc, dsScript string) {
 	dir, err := os.MkdirTemp("", "statusbench")
-	check(err)
+	measure.Check(err)
 	defer os.RemoveAll(dir)
-	check(os.WriteFile(filepath.Join(dir, "daemonctl.yaml"), []byte("services:\n  srv:\n    command: [sleep, \"1000\"]\n    start_grace: 0s\n"), 0o644))
-	check(run(dir, dc, "start"))
-	defer run(dir, dc, "stop")
-	check(run(dir, "start-stop-daemon", "--start", "--background", "--make-pidfile", "--pidfile", "s.pid", "--exec", "/bin/sleep", "--", "1000"))
-	defer run(dir, "start-stop-daemon", "--stop", "--pidfile", "s.pid", "--remove-pidfile")
-	check(run(dir, dsScript, "start", "ds", dir, "exec sleep 1000"))
-	defer run(dir, dsScript, "stop", "ds", dir)
+	measure.Check(os.WriteFile(filepath.Join(dir, "daemonctl.yaml"), []byte("services:\n  srv:\n    command: [sleep, \"1000\"]\n    start_grace: 0s\n"), 0o644))
+	measure.Check(measure.Run(dir, dc, "start"))
+	defer measure.Run(dir, dc, "stop")
+	measure.Check(measure.Run(dir, "start-stop-daemon", "--start", "--background", "--make-pidfile", "--pidfile", "s.pid", "--exec", "/bin/sleep", "--", "1000"))
+	defer measure.Run(dir, "start-stop-daemon", "--stop", "--pidfile", "s.pid", "--remove-pidfile")
+	measure.Check(measure.Run(dir, dsScript, "start", "ds", dir, "exec sleep 1000"))
+	defer measure.Run(dir, dsScript, "stop", "ds", dir)
 	cases := []struct {
 		name string
 		argv []string
@@ -319,54 +320,29 @@ func measureStatus(dc, dsScript string) {
 		names = append(names, c.name)
 		for range *runs {
 			began := time.Now()
-			check(run(dir, c.argv[0], c.argv[1:]...))
+			measure.Check(measure.Run(dir, c.argv[0], c.argv[1:]...))
 			results[i] = append(results[i], time.Since(began))
 		}
 	}
 	fmt.Printf("| %-48s | %4s | %10s | %10s | %10s | %-18s |\n", "status of one running service", "runs", "min", "median", "max", "median ÷ daemonctl")
 	fmt.Printf("|%s|------|------------|------------|------------|--------------------|\n", strings.Repeat("-", 50))
 	for i, r := range results {
-		printRow(names[i], r, median(results[0]), "")
+		printRow(names[i], r, measure.Median(results[0]), "")
 	}
-}
-
-func run(dir, name string, args ...string) error {
-	cmd := exec.Command(name, args...)
-	cmd.Dir = dir
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Run(); err != nil {
-		return fmt.Errorf("%s %s: %v: %s", name, strings.Join(args, " "), err, out.String())
-	}
-	return nil
 }
 
 func printTable(title string, tools []tool, results [][]time.Duration, left []int) {
 	fmt.Printf("| %-48s | %4s | %10s | %10s | %10s | %-18s | %s |\n", title, "runs", "min", "median", "max", "median ÷ daemonctl", "runs that left part of it running")
 	fmt.Printf("|%s|------|------------|------------|------------|--------------------|---|\n", strings.Repeat("-", 50))
 	for i, t := range tools {
-		printRow(t.name, results[i], median(results[1]), fmt.Sprintf(" %d of %d |", left[i], len(results[i])))
+		printRow(t.name, results[i], measure.Median(results[1]), fmt.Sprintf(" %d of %d |", left[i], len(results[i])))
 	}
 }
 
 func printRow(name string, r []time.Duration, ref time.Duration, extra string) {
 	r = slices.Clone(r)
 	slices.Sort(r)
-	fmt.Printf("| %-48s | %4d | %10s | %10s | %10s | %-18s |%s\n", name, len(r), ms(r[0]), ms(median(r)), ms(r[len(r)-1]), strconv.FormatFloat(float64(median(r))/float64(ref), 'f', 2, 64)+"×", extra)
+	fmt.Printf("| %-48s | %4d | %10s | %10s | %10s | %-18s |%s\n", name, len(r), ms(r[0]), ms(measure.Median(r)), ms(r[len(r)-1]), strconv.FormatFloat(float64(measure.Median(r))/float64(ref), 'f', 2, 64)+"×", extra)
 }
 
-func median(d []time.Duration) time.Duration {
-	s := slices.Clone(d)
-	slices.Sort(s)
-	return s[len(s)/2]
-}
-
-func ms(d time.Duration) string { return fmt.Sprintf("%.2f ms", float64(d)/float64(time.Millisecond)) }
-
-func check(err error) {
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "stopbench:", err)
-		os.Exit(1)
-	}
-}
+func ms(d time.Duration) string { return measure.Ms(d, 2) }

@@ -17,6 +17,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/daemonctl/daemonctl/bench/internal/measure"
 )
 
 var (
@@ -32,18 +34,18 @@ func main() {
 	fmt.Println("| case | tool | runs | min | median | max | daemonctl ÷ supervisord (median) |")
 	fmt.Println("|---|---|---|---|---|---|---|")
 	for _, n := range []int{20, 100} {
-		d := measure(func() float64 { return daemonctlPSS(n) })
-		s := measure(func() float64 { return supervisordPSS(n) })
+		d := sample(func() float64 { return daemonctlPSS(n) })
+		s := sample(func() float64 { return supervisordPSS(n) })
 		row(fmt.Sprintf("PSS per program, %d programs", n), "daemonctl", d, "KiB", s)
 		row(fmt.Sprintf("PSS per program, %d programs", n), "supervisord", s, "KiB", nil)
 	}
-	d := measure(func() float64 { return daemonctlStart(50, 5) })
-	s := measure(func() float64 { return supervisordStart(50) })
+	d := sample(func() float64 { return daemonctlStart(50, 5) })
+	s := sample(func() float64 { return supervisordStart(50) })
 	row("start 50 servers, tcp ready (daemonctl: 5-level chain)", "daemonctl", d, "ms", s)
 	row("start 50 servers, tcp ready (supervisord: no ordering)", "supervisord", s, "ms", nil)
 }
 
-func measure(f func() float64) []float64 {
+func sample(f func() float64) []float64 {
 	var out []float64
 	for range *runs {
 		out = append(out, f())
@@ -63,7 +65,7 @@ func row(name, tool string, v []float64, unit string, other []float64) {
 // pss returns the proportional set size of pid in KiB.
 func pss(pid int) float64 {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/smaps_rollup", pid))
-	check(err)
+	measure.Check(err)
 	for _, line := range strings.Split(string(b), "\n") {
 		if f := strings.Fields(line); len(f) >= 2 && f[0] == "Pss:" {
 			v, _ := strconv.ParseFloat(f[1], 64)
@@ -91,11 +93,11 @@ func daemonctlPSS(n int) float64 {
 func supervisorPID(dir string) int {
 	out := run(dir, *daemonctl, "status", "--json", "s0")
 	i := bytes.Index(out, []byte(`"supervisor_pid": `))
-	check(boolErr(i >= 0, "no supervisor_pid"))
+	measure.Check(boolErr(i >= 0, "no supervisor_pid"))
 	rest := out[i+len(`"supervisor_pid": `):]
 	end := bytes.IndexAny(rest, ",\n")
 	pid, err := strconv.Atoi(string(rest[:end]))
-	check(err)
+	measure.Check(err)
 	return pid
 }
 
@@ -125,7 +127,7 @@ func startSupervisord(dir string) (pid int, stop func()) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
-	check(err)
+	measure.Check(err)
 	return pid, func() {
 		syscall.Kill(pid, syscall.SIGTERM)
 		for range 1000 {
@@ -213,7 +215,7 @@ func freePorts(n int) []int {
 	var ls []net.Listener
 	for range n {
 		l, err := net.Listen("tcp", "127.0.0.1:0")
-		check(err)
+		measure.Check(err)
 		ls = append(ls, l)
 		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
 	}
@@ -225,12 +227,12 @@ func freePorts(n int) []int {
 
 func tempDir() string {
 	d, err := os.MkdirTemp("", "supervisebench")
-	check(err)
+	measure.Check(err)
 	return d
 }
 
 func write(dir, name, content string) {
-	check(os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644))
+	measure.Check(os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644))
 }
 
 func run(dir, name string, args ...string) []byte {
@@ -241,7 +243,7 @@ func run(dir, name string, args ...string) []byte {
 	if err := cmd.Run(); err != nil {
 		// status exits non-zero by design; callers that care check output
 		if name != *daemonctl || len(args) == 0 || args[0] != "status" {
-			check(fmt.Errorf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out.String()))
+			measure.Check(fmt.Errorf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out.String()))
 		}
 	}
 	return out.Bytes()
@@ -252,11 +254,4 @@ func boolErr(ok bool, msg string) error {
 		return nil
 	}
 	return fmt.Errorf("%s", msg)
-}
-
-func check(err error) {
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "supervisebench:", err)
-		os.Exit(1)
-	}
 }
