@@ -205,26 +205,10 @@ func settled(t *testing.T, who string, base holdings, read func() holdings) hold
 }
 
 // liveTagged lists the live processes of the run carrying the extra
-// environment entry mark (tag's own when empty).
+// environment entry mark (any, when empty).
 func (r *rig) liveTagged(mark string) []int {
-	want := []byte(tagVar + "=" + r.tag + "\x00")
 	extra := []byte(mark + "\x00")
-	var pids []int
-	entries, _ := os.ReadDir("/proc")
-	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil || pid == os.Getpid() {
-			continue
-		}
-		env, err := os.ReadFile("/proc/" + e.Name() + "/environ")
-		if err != nil || !bytes.Contains(env, want) || (mark != "" && !bytes.Contains(env, extra)) {
-			continue
-		}
-		if info, err := proc.Inspect(pid); err == nil && !info.Zombie {
-			pids = append(pids, pid)
-		}
-	}
-	return pids
+	return tagged(r.tag, func(_ string, env []byte) bool { return mark == "" || bytes.Contains(env, extra) })
 }
 
 // zombiesOf lists the unreaped children of parent.

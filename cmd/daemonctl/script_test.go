@@ -123,29 +123,46 @@ func freePort() (int, error) {
 // killTagged SIGKILLs every process whose environment carries the
 // scenario's tag, until none is left.
 func killTagged(tag string) {
-	want := []byte(tagVar + "=" + tag + "\x00")
 	for range 50 {
-		found := false
-		entries, _ := os.ReadDir("/proc")
-		for _, e := range entries {
-			pid, err := strconv.Atoi(e.Name())
-			if err != nil || pid == os.Getpid() {
-				continue
-			}
-			env, err := os.ReadFile("/proc/" + e.Name() + "/environ")
-			if err != nil || !bytes.Contains(env, want) {
-				continue
-			}
-			if info, err := proc.Inspect(pid); err == nil && !info.Zombie {
-				syscall.Kill(pid, syscall.SIGKILL)
-				found = true
-			}
-		}
-		if !found {
+		pids := tagged(tag, nil)
+		if len(pids) == 0 {
 			return
+		}
+		for _, pid := range pids {
+			syscall.Kill(pid, syscall.SIGKILL)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// tagged lists the live (not zombie) processes, other than this one,
+// whose environment carries tag and that match (when match is not nil),
+// which sees each one's argv[0] and environment.
+func tagged(tag string, match func(argv0 string, env []byte) bool) []int {
+	want := []byte(tagVar + "=" + tag + "\x00")
+	var pids []int
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil || pid == os.Getpid() {
+			continue
+		}
+		env, err := os.ReadFile("/proc/" + e.Name() + "/environ")
+		if err != nil || !bytes.Contains(env, want) {
+			continue
+		}
+		if match != nil {
+			cmdline, _ := os.ReadFile("/proc/" + e.Name() + "/cmdline")
+			argv0, _, _ := bytes.Cut(cmdline, []byte{0})
+			if !match(string(argv0), env) {
+				continue
+			}
+		}
+		if info, err := proc.Inspect(pid); err == nil && !info.Zombie {
+			pids = append(pids, pid)
+		}
+	}
+	return pids
 }
 
 func readPID(ts *testscript.TestScript, file string) int {
@@ -362,25 +379,7 @@ func cmdProcs(ts *testscript.TestScript, neg bool, args []string) {
 }
 
 func countProcs(ts *testscript.TestScript, name string) int {
-	tag := []byte(tagVar + "=" + ts.Getenv(tagVar) + "\x00")
-	got := 0
-	entries, _ := os.ReadDir("/proc")
-	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		cmdline, _ := os.ReadFile("/proc/" + e.Name() + "/cmdline")
-		argv0, _, _ := bytes.Cut(cmdline, []byte{0})
-		env, _ := os.ReadFile("/proc/" + e.Name() + "/environ")
-		if filepath.Base(string(argv0)) != name || !bytes.Contains(env, tag) {
-			continue
-		}
-		if info, err := proc.Inspect(pid); err == nil && !info.Zombie {
-			got++
-		}
-	}
-	return got
+	return len(tagged(ts.Getenv(tagVar), func(argv0 string, _ []byte) bool { return filepath.Base(argv0) == name }))
 }
 
 // mounttmpfs DIR SIZE: mount a tmpfs of SIZE (e.g. 256k) on DIR, to be
