@@ -216,19 +216,12 @@ func cmdConcurrently(ts *testscript.TestScript, neg bool, args []string) {
 	if neg || err != nil || len(args) < 2 {
 		ts.Fatalf("usage: concurrently N CMD [ARGS...]")
 	}
-	path, err := exec.LookPath(args[1])
-	if err != nil {
-		path = filepath.Join(ts.Getenv("WORK"), args[1])
-	}
 	var wg sync.WaitGroup
 	errs := make([]error, n)
 	outs := make([][]byte, n)
 	for i := range n {
 		wg.Go(func() {
-			cmd := exec.Command(path, args[2:]...)
-			cmd.Dir = ts.Getenv("WORK")
-			cmd.Env = scriptEnv(ts)
-			outs[i], errs[i] = cmd.CombinedOutput()
+			outs[i], errs[i] = scriptCommand(ts, args[1], args[2:]...).CombinedOutput()
 		})
 	}
 	wg.Wait()
@@ -247,13 +240,7 @@ func cmdExits(ts *testscript.TestScript, neg bool, args []string) {
 	if neg || err != nil || len(args) < 2 {
 		ts.Fatalf("usage: exits N CMD [ARGS...]")
 	}
-	path, err := exec.LookPath(args[1])
-	if err != nil {
-		path = filepath.Join(ts.Getenv("WORK"), args[1])
-	}
-	cmd := exec.Command(path, args[2:]...)
-	cmd.Dir = ts.Getenv("WORK")
-	cmd.Env = scriptEnv(ts)
+	cmd := scriptCommand(ts, args[1], args[2:]...)
 	cmd.Stdout, cmd.Stderr = ts.Stdout(), ts.Stderr()
 	err = cmd.Run()
 	got := 0
@@ -265,6 +252,19 @@ func cmdExits(ts *testscript.TestScript, neg bool, args []string) {
 	if got != want {
 		ts.Fatalf("%s exited %d, want %d", strings.Join(args[1:], " "), got, want)
 	}
+}
+
+// scriptCommand is name (from PATH, else $WORK) with args, run as the
+// script's own commands are: in $WORK, with the script's environment.
+func scriptCommand(ts *testscript.TestScript, name string, args ...string) *exec.Cmd {
+	path, err := exec.LookPath(name)
+	if err != nil {
+		path = filepath.Join(ts.Getenv("WORK"), name)
+	}
+	cmd := exec.Command(path, args...)
+	cmd.Dir = ts.Getenv("WORK")
+	cmd.Env = scriptEnv(ts)
+	return cmd
 }
 
 // scriptEnv is the environment a script's own commands run with.
