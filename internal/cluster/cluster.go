@@ -23,8 +23,6 @@ import (
 // Result is what one host answered to one command.
 type Result struct {
 	Host string
-	// Services are the services the command was for on this host.
-	Services []string
 	// Code is the remote daemonctl's exit code; -1 when it could not be
 	// run at all (ssh failed to connect, or the command was cut short).
 	Code   int
@@ -34,11 +32,9 @@ type Result struct {
 	Err error
 }
 
-// Runner runs daemonctl on the config's hosts.
+// Runner runs daemonctl on the config's hosts, with the ssh from PATH.
 type Runner struct {
 	Config *config.Config
-	// SSH is the ssh client to run; "ssh" (from PATH) when empty.
-	SSH string
 }
 
 // ErrNoHosts is returned when the config has no hosts to act on.
@@ -90,12 +86,12 @@ func (r *Runner) Run(ctx context.Context, verb string, args, names []string) ([]
 	if err != nil {
 		return nil, err
 	}
-	return r.runOn(ctx, hosts, func(host string) []string { return targets[host] }, verb, args), nil
+	return r.runOn(ctx, targets, hosts, verb, args), nil
 }
 
-// runOn runs the command on hosts, at most ssh.parallel at once; the
-// services of each host come from servicesOf.
-func (r *Runner) runOn(ctx context.Context, hosts []string, servicesOf func(string) []string, verb string, args []string) []Result {
+// runOn runs the command on hosts, each for its services in targets, at
+// most ssh.parallel hosts at once.
+func (r *Runner) runOn(ctx context.Context, targets map[string][]string, hosts []string, verb string, args []string) []Result {
 	results := make([]Result, len(hosts))
 	slots := make(chan struct{}, max(r.Config.SSH.Parallel, 1))
 	var wg sync.WaitGroup
@@ -103,7 +99,7 @@ func (r *Runner) runOn(ctx context.Context, hosts []string, servicesOf func(stri
 		wg.Go(func() {
 			slots <- struct{}{}
 			defer func() { <-slots }()
-			results[i] = r.runOne(ctx, h, servicesOf(h), verb, args)
+			results[i] = r.runOne(ctx, h, targets[h], verb, args)
 		})
 	}
 	wg.Wait()
@@ -112,13 +108,9 @@ func (r *Runner) runOn(ctx context.Context, hosts []string, servicesOf func(stri
 
 // runOne runs the command on one host.
 func (r *Runner) runOne(ctx context.Context, host string, services []string, verb string, args []string) Result {
-	res := Result{Host: host, Services: services, Code: -1}
+	res := Result{Host: host, Code: -1}
 	argv := r.sshArgv(r.Config.Hosts[host], append(append([]string{verb}, args...), services...))
-	ssh := r.SSH
-	if ssh == "" {
-		ssh = "ssh"
-	}
-	cmd := exec.CommandContext(ctx, ssh, argv...)
+	cmd := exec.CommandContext(ctx, "ssh", argv...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	cmd.WaitDelay = time.Second

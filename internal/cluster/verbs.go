@@ -83,7 +83,7 @@ func (r *Runner) inLevels(ctx context.Context, verb string, args []string, level
 		if err != nil {
 			continue // no host runs this level's services
 		}
-		results := r.runOn(ctx, hosts, func(h string) []string { return targets[h] }, verb, args)
+		results := r.runOn(ctx, targets, hosts, verb, args)
 		report(Step{Verb: verb, Results: results})
 		if failed := Failed(results); len(failed) > 0 {
 			var skipped []string

@@ -386,6 +386,8 @@ func (sv *supervisor) stats() Stats {
 	sv.mu.Lock()
 	monitors := len(sv.monitors)
 	sv.mu.Unlock()
+	// Twice: the first collection only moves sync.Pool contents aside,
+	// the second frees them, so what is left is really held.
 	runtime.GC()
 	runtime.GC()
 	var ms runtime.MemStats
