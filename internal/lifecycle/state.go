@@ -61,8 +61,7 @@ type observation struct {
 }
 
 func (m *Manager) observe(s *config.Service) observation {
-	var o observation
-	o.record, o.recordErr = m.readState(s)
+	o := m.readRecords(s)
 	if r := o.record; r != nil {
 		o.leaderAlive = r.Leader.Alive()
 		o.monitorAlive = r.Monitor != nil && r.Monitor.Alive()
@@ -74,12 +73,30 @@ func (m *Manager) observe(s *config.Service) observation {
 			o.orphans = len(members)
 		}
 	}
-	pid, err := pidfile.ReadPID(s.PidFile)
-	switch {
-	case err == nil:
-		o.pidFilePID = pid
-	case !errors.Is(err, fs.ErrNotExist):
-		o.pidErr = err
+	return o
+}
+
+// readRecords reads the state record, then the pid file. A launch writes
+// them in that order too, so a pid file that does not name the record's
+// leader may have been written after the record was read, with a record
+// naming it already in place: both are read again (twice at most) before
+// the mismatch is believed, or status would call a service that is just
+// starting dead.
+func (m *Manager) readRecords(s *config.Service) observation {
+	var o observation
+	for range 3 {
+		o = observation{}
+		o.record, o.recordErr = m.readState(s)
+		pid, err := pidfile.ReadPID(s.PidFile)
+		switch {
+		case err == nil:
+			o.pidFilePID = pid
+		case !errors.Is(err, fs.ErrNotExist):
+			o.pidErr = err
+		}
+		if o.pidFilePID == 0 || (o.record != nil && o.record.Leader.PID == o.pidFilePID) {
+			break
+		}
 	}
 	return o
 }

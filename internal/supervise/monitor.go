@@ -230,20 +230,30 @@ func (m *monitor) owns(st *pidfile.State) bool {
 	return !st.StopRequested() && st.Claim == m.claimID
 }
 
-// record writes the new instance into the state record and pid file,
-// unless a stop claimed the service meanwhile.
+// record writes the new instance into the state record and then the pid
+// file, unless a stop claimed the service meanwhile. In that order, so
+// that whoever reads a pid file naming this instance finds a record that
+// names it too (status reads them in the same order).
 func (m *monitor) record(ctx context.Context, r *run, offset int64) (bool, error) {
 	s := m.Service
-	return m.store.Update(ctx, s.Name, func(st *pidfile.State) bool {
-		return m.owns(st) && st.Token == r.token
-	}, func(st *pidfile.State) error {
-		if err := st.SetPhase(pidfile.PhaseStarting); err != nil {
-			return err
-		}
-		st.Leader, st.Token, st.StartedAt, st.LogOffset = r.leader, r.token, time.Now().UTC(), offset
-		st.PidFile, st.LogFile, st.ReadyAt, st.NextRestart = s.PidFile, s.LogFile, nil, nil
-		return pidfile.WritePID(s.PidFile, r.leader.PID)
-	})
+	l, err := m.store.Lock(context.WithoutCancel(ctx), s.Name)
+	if err != nil {
+		return false, err
+	}
+	defer l.Release()
+	st, err := m.store.Read(s.Name)
+	if err != nil || st == nil || !m.owns(st) || st.Token != r.token {
+		return false, err
+	}
+	if err := st.SetPhase(pidfile.PhaseStarting); err != nil {
+		return false, err
+	}
+	st.Leader, st.Token, st.StartedAt, st.LogOffset = r.leader, r.token, time.Now().UTC(), offset
+	st.PidFile, st.LogFile, st.ReadyAt, st.NextRestart = s.PidFile, s.LogFile, nil, nil
+	if err := m.store.Write(s.Name, st); err != nil {
+		return false, err
+	}
+	return true, pidfile.WritePID(s.PidFile, r.leader.PID)
 }
 
 // awaitReady runs the readiness probe (or waits out the start grace) and
