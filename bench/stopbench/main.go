@@ -147,7 +147,7 @@ func stopInProcess(dir, dc string) error {
 	if err != nil {
 		return err
 	}
-	monitor := lifecycle.MonitorCommand{Path: dc, Args: []string{"daemonctl", "--config", path, "__supervisor"}}
+	monitor := lifecycle.SupervisorCommand{Path: dc, Args: []string{"daemonctl", "--config", path, "__supervisor"}}
 	return lifecycle.New(cfg, os.Environ(), nil, monitor).Stop(context.Background(), nil, lifecycle.StopOptions{})
 }
 

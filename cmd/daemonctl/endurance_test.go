@@ -19,7 +19,7 @@ import (
 	"github.com/daemonctl/daemonctl/internal/config"
 	"github.com/daemonctl/daemonctl/internal/lifecycle"
 	"github.com/daemonctl/daemonctl/internal/proc"
-	"github.com/daemonctl/daemonctl/internal/supervise"
+	"github.com/daemonctl/daemonctl/internal/supervisor"
 )
 
 // The endurance tests drive the lifecycle package in this process, as a Go
@@ -41,7 +41,7 @@ type rig struct {
 	tag     string
 	cfg     *config.Config
 	m       *lifecycle.Manager
-	sup     *supervise.Client
+	sup     *supervisor.Client
 	environ []string
 	// supervisor is the pid of the run's supervisor, which a service
 	// started first keeps up for the whole run.
@@ -82,9 +82,9 @@ func newRig(t *testing.T, yaml string, vars map[string]string) *rig {
 		config.EnvVar+"="+path,
 		"GORACE=atexit_sleep_ms=0",
 	)
-	monitor := lifecycle.MonitorCommand{Path: self, Args: []string{"daemonctl", "--config", path, "__supervisor"}}
+	monitor := lifecycle.SupervisorCommand{Path: self, Args: []string{"daemonctl", "--config", path, "__supervisor"}}
 	r.m = lifecycle.New(cfg, r.environ, nil, monitor)
-	r.sup = &supervise.Client{RunDir: cfg.RunDir}
+	r.sup = &supervisor.Client{RunDir: cfg.RunDir}
 	t.Cleanup(func() { killTagged(r.tag) })
 	return r
 }
@@ -112,7 +112,7 @@ func (r *rig) stop(names ...string) {
 }
 
 // stats asks the run's supervisor what it holds.
-func (r *rig) stats() supervise.Stats {
+func (r *rig) stats() supervisor.Stats {
 	r.t.Helper()
 	st, err := r.sup.Stats()
 	if err != nil || st == nil {

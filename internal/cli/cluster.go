@@ -15,7 +15,7 @@ import (
 
 	"github.com/daemonctl/daemonctl/internal/cluster"
 	"github.com/daemonctl/daemonctl/internal/config"
-	"github.com/daemonctl/daemonctl/internal/lifecycle"
+	"github.com/daemonctl/daemonctl/internal/state"
 )
 
 func newClusterCmd(f *Factory) *cobra.Command {
@@ -165,7 +165,7 @@ func writeClusterTable(w io.Writer, hosts []cluster.HostStatus) error {
 }
 
 // statusRow is one service's columns of a status table, tab-separated.
-func statusRow(st lifecycle.Status) string {
+func statusRow(st state.Status) string {
 	pid, uptime, ready, lastExit := "-", "-", "-", "-"
 	if st.PID != nil {
 		pid = fmt.Sprint(*st.PID)

@@ -79,17 +79,17 @@ func (f *Factory) Manager() (*lifecycle.Manager, error) {
 	if err != nil {
 		return nil, err
 	}
-	return lifecycle.New(cfg, f.IO.Environ, f.IO.Out, f.monitorCommand(cfg)), nil
+	return lifecycle.New(cfg, f.IO.Environ, f.IO.Out, f.supervisorCommand(cfg)), nil
 }
 
-// monitorCommand runs this very binary as the monitor, under the name
+// supervisorCommand runs this very binary as the supervisor, under the name
 // "daemonctl" (test binaries dispatch on it).
-func (f *Factory) monitorCommand(cfg *config.Config) lifecycle.MonitorCommand {
+func (f *Factory) supervisorCommand(cfg *config.Config) lifecycle.SupervisorCommand {
 	self, err := os.Executable()
 	if err != nil {
 		self = os.Args[0]
 	}
-	return lifecycle.MonitorCommand{Path: self, Args: []string{"daemonctl", "--config", cfg.Path, supervisorCmdName}}
+	return lifecycle.SupervisorCommand{Path: self, Args: []string{"daemonctl", "--config", cfg.Path, supervisorCmdName}}
 }
 
 func cutPrefix(s, prefix string) (string, bool) {

@@ -15,7 +15,7 @@ import (
 
 	"github.com/daemonctl/daemonctl/internal/config"
 	"github.com/daemonctl/daemonctl/internal/lifecycle"
-	"github.com/daemonctl/daemonctl/internal/pidfile"
+	"github.com/daemonctl/daemonctl/internal/state"
 )
 
 // ExitStatusUnknown is status's exit code for an unknown service or
@@ -55,7 +55,7 @@ func newStatusCmd(f *Factory) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if code := lifecycle.ExitCode(statuses); code != 0 {
+			if code := state.ExitCode(statuses); code != 0 {
 				return &ExitError{Code: code}
 			}
 			return nil
@@ -113,15 +113,15 @@ func watchStatus(ctx context.Context, w io.Writer, m *lifecycle.Manager, names [
 	}
 }
 
-func writeStatusJSON(w io.Writer, statuses []lifecycle.Status) error {
+func writeStatusJSON(w io.Writer, statuses []state.Status) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(struct {
-		Services []lifecycle.Status `json:"services"`
+		Services []state.Status `json:"services"`
 	}{statuses})
 }
 
-func writeStatusTable(w io.Writer, statuses []lifecycle.Status) error {
+func writeStatusTable(w io.Writer, statuses []state.Status) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "SERVICE\tSTATE\tPID\tUPTIME\tREADY\tRESTARTS\tLAST EXIT")
 	for _, st := range statuses {
@@ -142,7 +142,7 @@ func writeStatusTable(w io.Writer, statuses []lifecycle.Status) error {
 }
 
 // writeCrash shows the last unexpected exit of one service.
-func writeCrash(w io.Writer, c *pidfile.Crash) {
+func writeCrash(w io.Writer, c *state.Crash) {
 	fmt.Fprintf(w, "\nlast crash: %s at %s\n", c.Exit, c.At.Local().Format(time.DateTime))
 	for _, a := range c.Artifacts {
 		fmt.Fprintf(w, "  left behind: %s\n", a)

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/daemonctl/daemonctl/internal/config"
-	"github.com/daemonctl/daemonctl/internal/lifecycle"
+	"github.com/daemonctl/daemonctl/internal/state"
 )
 
 // Step is one stage of an ordered cluster command: every host's share of
@@ -143,9 +143,9 @@ func (r *Runner) levels(names []string, withDeps bool) ([][]string, error) {
 
 // HostStatus is one host's part of `cluster status --json`.
 type HostStatus struct {
-	Host     string             `json:"host"`
-	Error    *string            `json:"error"`
-	Services []lifecycle.Status `json:"services"`
+	Host     string         `json:"host"`
+	Error    *string        `json:"error"`
+	Services []state.Status `json:"services"`
 }
 
 // Status asks every host that runs one of names for its status, all at
@@ -158,12 +158,12 @@ func (r *Runner) Status(ctx context.Context, names []string) ([]HostStatus, int,
 		return nil, 0, err
 	}
 	out := make([]HostStatus, len(results))
-	var all []lifecycle.Status
+	var all []state.Status
 	unreachable := false
 	for i, res := range results {
-		hs := HostStatus{Host: res.Host, Services: []lifecycle.Status{}}
+		hs := HostStatus{Host: res.Host, Services: []state.Status{}}
 		var answer struct {
-			Services []lifecycle.Status `json:"services"`
+			Services []state.Status `json:"services"`
 		}
 		switch {
 		case res.Err != nil:
@@ -178,9 +178,9 @@ func (r *Runner) Status(ctx context.Context, names []string) ([]HostStatus, int,
 		}
 		out[i] = hs
 	}
-	code := lifecycle.ExitCode(all)
+	code := state.ExitCode(all)
 	if unreachable {
-		code = lifecycle.ExitCode(append(all, lifecycle.Status{State: lifecycle.Unknown}))
+		code = state.ExitCode(append(all, state.Status{State: state.Unknown}))
 	}
 	return out, code, nil
 }

@@ -290,9 +290,9 @@ func (v *validator) checkService(c *Config, s *Service) {
 
 func (v *validator) checkReady(at []string, r *Ready) {
 	var kinds []string
-	for kind, set := range map[string]bool{"tcp": r.TCP != "", "http": r.HTTP != "", "exec": len(r.Exec) > 0, "log": r.Log != ""} {
-		if set {
-			kinds = append(kinds, kind)
+	for _, k := range r.kinds() {
+		if k.target != "" {
+			kinds = append(kinds, k.name)
 		}
 	}
 	switch {

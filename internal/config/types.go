@@ -112,32 +112,41 @@ type Ready struct {
 	LogPattern *regexp.Regexp `yaml:"-"`
 }
 
+// probeKind is one kind of readiness probe as the config spells it: its
+// key, and its target when this Ready sets it. A new probe kind is a
+// field above, a line here, and its check in package probe.
+type probeKind struct {
+	name   string
+	target string
+}
+
+func (r *Ready) kinds() []probeKind {
+	return []probeKind{
+		{"tcp", r.TCP},
+		{"http", r.HTTP},
+		{"exec", strings.Join(r.Exec, " ")},
+		{"log", r.Log},
+	}
+}
+
 // Kind names the probe: "tcp", "http", "exec" or "log".
 func (r *Ready) Kind() string {
-	switch {
-	case r.TCP != "":
-		return "tcp"
-	case r.HTTP != "":
-		return "http"
-	case len(r.Exec) > 0:
-		return "exec"
-	case r.Log != "":
-		return "log"
+	for _, k := range r.kinds() {
+		if k.target != "" {
+			return k.name
+		}
 	}
 	return ""
 }
 
 // Target is what the probe looks at: an address, URL, command or pattern.
 func (r *Ready) Target() string {
-	switch r.Kind() {
-	case "tcp":
-		return r.TCP
-	case "http":
-		return r.HTTP
-	case "exec":
-		return strings.Join(r.Exec, " ")
+	for _, k := range r.kinds() {
+		if k.target != "" {
+			return k.target
+		}
 	}
-	return r.Log
+	return ""
 }
 
 // Host is a machine that `cluster` commands reach over OpenSSH.

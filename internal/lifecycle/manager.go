@@ -1,7 +1,9 @@
-// Package lifecycle owns what daemonctl does to services: the start, stop
-// and status of one service as a small state machine over its state record,
-// and the ordering of many services along their dependency graph. Commands
-// call it; they do not re-implement it.
+// Package lifecycle owns what commands do to services: start (pre-flight,
+// then a request to the run_dir's supervisor, then the wait for
+// readiness), stop (the tree signalled, waited for, recorded), status, and
+// restart, for one service and for many along their dependency graph.
+// Each step moves the service's record through package state's machine;
+// commands call this package, they do not re-implement it.
 package lifecycle
 
 import (
@@ -9,42 +11,42 @@ import (
 	"fmt"
 	"io"
 	"sync"
-	"time"
 
 	"github.com/daemonctl/daemonctl/internal/config"
 	"github.com/daemonctl/daemonctl/internal/pidfile"
-	"github.com/daemonctl/daemonctl/internal/supervise"
+	"github.com/daemonctl/daemonctl/internal/state"
+	"github.com/daemonctl/daemonctl/internal/supervisor"
 )
 
 // Manager runs the lifecycle of the services of one config.
 type Manager struct {
 	cfg     *config.Config
 	environ []string
-	store   pidfile.Store
-	monitor MonitorCommand
-	sup     *supervise.Client
+	store   state.Store
+	supCmd  SupervisorCommand
+	sup     *supervisor.Client
 
 	mu  sync.Mutex
 	out io.Writer
 }
 
-// MonitorCommand says how to run the supervisor of the config's run_dir,
-// which monitors every service: Path is executed with Args. daemonctl runs
-// itself: `daemonctl --config CONFIG __supervisor`.
-type MonitorCommand struct {
+// SupervisorCommand says how to run the supervisor of the config's
+// run_dir, which monitors every service: Path is executed with Args.
+// daemonctl runs itself: `daemonctl --config CONFIG __supervisor`.
+type SupervisorCommand struct {
 	Path string
 	Args []string
 }
 
 // New returns a Manager for cfg. environ is the caller's environment, the
 // base every service's environment is built on; progress lines go to out;
-// monitor is how each service's monitor is run.
-func New(cfg *config.Config, environ []string, out io.Writer, monitor MonitorCommand) *Manager {
+// sup is how the run_dir's supervisor is run.
+func New(cfg *config.Config, environ []string, out io.Writer, sup SupervisorCommand) *Manager {
 	if out == nil {
 		out = io.Discard
 	}
-	m := &Manager{cfg: cfg, environ: environ, out: out, store: pidfile.Store{Dir: cfg.RunDir}, monitor: monitor}
-	m.sup = &supervise.Client{RunDir: cfg.RunDir, Spawn: m.spawnSupervisor}
+	m := &Manager{cfg: cfg, environ: environ, out: out, store: state.Store{Dir: cfg.RunDir}, supCmd: sup}
+	m.sup = &supervisor.Client{RunDir: cfg.RunDir, Spawn: m.spawnSupervisor}
 	return m
 }
 
@@ -63,13 +65,9 @@ func (m *Manager) lock(ctx context.Context, s *config.Service) (*pidfile.Lock, e
 	return m.store.Lock(ctx, s.Name)
 }
 
-func (m *Manager) readState(s *config.Service) (*pidfile.State, error) { return m.store.Read(s.Name) }
-
-func (m *Manager) writeState(s *config.Service, st *pidfile.State) error {
-	return m.store.Write(s.Name, st)
+func (m *Manager) writeRecord(s *config.Service, r *state.Record) error {
+	return m.store.Write(s.Name, r)
 }
-
-func now() time.Time { return time.Now().UTC() }
 
 // unreadableRecord explains what to do about a state record that cannot
 // be read: daemonctl cannot tell which process is the service, so it

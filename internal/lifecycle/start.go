@@ -11,13 +11,14 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/daemonctl/daemonctl/internal/backoff"
 	"github.com/daemonctl/daemonctl/internal/config"
 	"github.com/daemonctl/daemonctl/internal/crashpoint"
 	"github.com/daemonctl/daemonctl/internal/logs"
-	"github.com/daemonctl/daemonctl/internal/pidfile"
 	"github.com/daemonctl/daemonctl/internal/privilege"
 	"github.com/daemonctl/daemonctl/internal/proc"
-	"github.com/daemonctl/daemonctl/internal/supervise"
+	"github.com/daemonctl/daemonctl/internal/state"
+	"github.com/daemonctl/daemonctl/internal/supervisor"
 )
 
 // LogTailLines is how many lines of its log a failed start shows.
@@ -62,7 +63,7 @@ func (m *Manager) startSet(ctx context.Context, set []*config.Service) error {
 func (m *Manager) runningOf(set []*config.Service) []string {
 	var out []string
 	for _, s := range set {
-		if m.observe(s).running() {
+		if m.store.Observe(s.Name, s.PidFile).Running() {
 			out = append(out, s.Name)
 		}
 	}
@@ -97,12 +98,12 @@ func (m *Manager) startOne(ctx context.Context, s *config.Service) error {
 	if err != nil {
 		return &ServiceError{Service: s.Name, Err: err}
 	}
-	o := m.observe(s)
+	o := m.store.Observe(s.Name, s.PidFile)
 	switch {
-	case o.recordErr != nil:
+	case o.RecordErr != nil:
 		l.Release()
-		return &ServiceError{Service: s.Name, Err: unreadableRecord(o.recordErr)}
-	case o.running() && o.record.Phase == pidfile.PhaseStopping:
+		return &ServiceError{Service: s.Name, Err: unreadableRecord(o.RecordErr)}
+	case o.Running() && o.Record.Phase == state.PhaseStopping:
 		// We hold the lock a stop holds throughout, so that stop died
 		// half-way: finish it, then start afresh.
 		m.printf("%s: finishing a stop that was interrupted", s.Name)
@@ -110,16 +111,16 @@ func (m *Manager) startOne(ctx context.Context, s *config.Service) error {
 			l.Release()
 			return err
 		}
-		o = m.observe(s)
-	case o.running() || o.launching():
+		o = m.store.Observe(s.Name, s.PidFile)
+	case o.Running() || o.Launching():
 		defer l.Release()
-		pid := o.record.Leader.PID
-		if o.running() && !o.monitorAlive {
-			if err := m.adopt(s, o.record); err != nil {
+		pid := o.Record.Leader.PID
+		if o.Running() && !o.SupervisorAlive {
+			if err := m.takeOver(s, o.Record); err != nil {
 				return &ServiceError{Service: s.Name, Err: err}
 			}
 			m.printf("%s is already running (pid %d); its supervisor had died, a new one took it over", s.Name, pid)
-		} else if o.running() {
+		} else if o.Running() {
 			m.printf("%s is already running (pid %d)", s.Name, pid)
 		} else {
 			m.printf("%s is already being started", s.Name)
@@ -135,9 +136,9 @@ func (m *Manager) startOne(ctx context.Context, s *config.Service) error {
 	return m.awaitReport(ctx, s, req, st)
 }
 
-// launch runs the service's monitor, which launches the service, and
-// records the monitor. The caller holds the service's lock.
-func (m *Manager) launch(ctx context.Context, s *config.Service, o observation) (*supervise.Request, *pidfile.State, error) {
+// launch asks the supervisor to monitor the service, which launches it,
+// and records the request. The caller holds the service's lock.
+func (m *Manager) launch(ctx context.Context, s *config.Service, o state.Observation) (*supervisor.Request, *state.Record, error) {
 	if err := m.cleanLeftovers(ctx, s, o); err != nil {
 		return nil, nil, err
 	}
@@ -161,21 +162,18 @@ func (m *Manager) launch(ctx context.Context, s *config.Service, o observation) 
 		return nil, nil, fmt.Errorf("pid file directory: %w", err)
 	}
 	crashpoint.Here("start:checked")
-	req, err := m.sup.Send("start", s.Name, m.environ)
+	req, err := m.sup.Send(supervisor.OpStart, s.Name, m.environ)
 	if err != nil {
 		return nil, nil, err
 	}
 	crashpoint.Here("start:accepted")
-	st := &pidfile.State{Service: s.Name, Monitor: &req.Supervisor, Claim: req.Claim, PidFile: s.PidFile, LogFile: s.LogFile, StartedAt: now(), LogOffset: offset}
-	if o.record != nil {
-		st.Phase, st.LastExit, st.LastCrash = o.record.Phase, o.record.LastExit, o.record.LastCrash
-		st.Restarts = 0
-	}
-	if err := st.SetPhase(pidfile.PhaseStarting); err != nil {
+	st, err := state.RequestStart(o.Record, state.Start{Service: s.Name, Supervisor: req.Supervisor, Claim: req.Claim,
+		PidFile: s.PidFile, LogFile: s.LogFile, LogOffset: offset})
+	if err != nil {
 		req.Close()
 		return nil, nil, err
 	}
-	if err := m.writeState(s, st); err != nil {
+	if err := m.writeRecord(s, st); err != nil {
 		// The supervisor finds no record naming it, and launches nothing.
 		req.Close()
 		return nil, nil, err
@@ -192,7 +190,7 @@ func (m *Manager) spawnSupervisor() error {
 		return err
 	}
 	defer logFile.Close()
-	id, err := proc.SpawnDetached(proc.Spec{Argv: m.monitor.Args, Dir: m.cfg.Dir, Env: m.environ, Stdout: logFile, Stderr: logFile}, m.monitor.Path)
+	id, err := proc.SpawnDetached(proc.Spec{Argv: m.supCmd.Args, Dir: m.cfg.Dir, Env: m.environ, Stdout: logFile, Stderr: logFile}, m.supCmd.Path)
 	if err != nil {
 		return err
 	}
@@ -200,32 +198,35 @@ func (m *Manager) spawnSupervisor() error {
 	return nil
 }
 
-// adopt gives a running service whose supervisor died a new one.
-func (m *Manager) adopt(s *config.Service, st *pidfile.State) error {
-	req, err := m.sup.Send("adopt", s.Name, m.environ)
+// takeOver gives a running service whose supervisor died a new one.
+func (m *Manager) takeOver(s *config.Service, r *state.Record) error {
+	req, err := m.sup.Send(supervisor.OpTakeOver, s.Name, m.environ)
 	if err != nil {
 		return err
 	}
 	req.Close()
-	st.Monitor, st.Claim = &req.Supervisor, req.Claim
-	return m.writeState(s, st)
+	if err := r.TakeOver(req.Supervisor, req.Claim); err != nil {
+		return err
+	}
+	return m.writeRecord(s, r)
 }
 
-// dismissMonitor asks the supervisor to stop monitoring the service (it
-// may be waiting to restart it) and waits until it has.
-func (m *Manager) dismissMonitor(st *pidfile.State) {
-	if st.Monitor != nil && st.Monitor.Alive() {
-		m.sup.Release(st.Service)
+// release asks the supervisor to stop monitoring the service (it may be
+// waiting to restart it) and waits until it has.
+func (m *Manager) release(r *state.Record) {
+	if r.SupervisorAlive() {
+		m.sup.Release(r.Service)
 	}
 }
 
 // awaitReport reads what the supervisor reports of the first launch.
-func (m *Manager) awaitReport(ctx context.Context, s *config.Service, req *supervise.Request, st *pidfile.State) error {
+func (m *Manager) awaitReport(ctx context.Context, s *config.Service, req *supervisor.Request, st *state.Record) error {
 	defer req.Close()
 	began := time.Now()
 	type report struct {
-		kind, detail string
-		err          error
+		kind   supervisor.Answer
+		detail string
+		err    error
 	}
 	reports := make(chan report)
 	done := make(chan struct{})
@@ -252,12 +253,12 @@ func (m *Manager) awaitReport(ctx context.Context, s *config.Service, req *super
 			switch {
 			case r.err != nil:
 				return m.startError(s, errors.New("its supervisor ended without a word"))
-			case r.kind == supervise.ReportLaunched:
+			case r.kind == supervisor.AnswerLaunched:
 				pid = r.detail
-			case r.kind == supervise.ReportReady:
+			case r.kind == supervisor.AnswerReady:
 				m.printf("%s started (pid %s%s)", s.Name, pid, readyNote(s, time.Since(began)))
 				return nil
-			case r.kind == supervise.ReportFailed:
+			case r.kind == supervisor.AnswerFailed:
 				return m.startError(s, errors.New(r.detail))
 			}
 		}
@@ -275,51 +276,54 @@ func readyNote(s *config.Service, took time.Duration) string {
 // ready (or has failed), so that every concurrent `start` returns only
 // once it is.
 func (m *Manager) awaitExisting(ctx context.Context, s *config.Service) error {
-	deadline := time.Now().Add(s.StartGrace.Std() + proc.KillWait)
+	limit := s.StartGrace.Std() + proc.KillWait
 	if s.Ready != nil {
-		deadline = time.Now().Add(s.Ready.Timeout.Std() + proc.KillWait)
+		limit = s.Ready.Timeout.Std() + proc.KillWait
 	}
-	wait := 5 * time.Millisecond
-	for {
-		o := m.observe(s)
-		switch {
-		case o.running() && o.record.Phase == pidfile.PhaseRunning:
-			return nil
-		case !o.running() && !o.launching():
-			state, detail := o.state()
-			return m.startError(s, fmt.Errorf("%s while another start waited for it: %s", state, detail))
-		case time.Now().After(deadline):
-			return m.startError(s, errors.New("not ready in time (started by another command)"))
+	waitCtx, cancel := context.WithTimeout(ctx, limit)
+	defer cancel()
+	var gone error
+	err := backoff.Until(waitCtx, existingCheck, func() (bool, error) {
+		o := m.store.Observe(s.Name, s.PidFile)
+		if !o.Running() && !o.Launching() {
+			state, detail := o.Classify()
+			gone = m.startError(s, fmt.Errorf("%s while another start waited for it: %s", state, detail))
+			return true, nil
 		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(wait):
-		}
-		wait = min(wait*2, 100*time.Millisecond)
+		return o.Ready(), nil
+	})
+	switch {
+	case gone != nil:
+		return gone
+	case err != nil && ctx.Err() == nil:
+		return m.startError(s, errors.New("not ready in time (started by another command)"))
 	}
+	return err
 }
+
+// existingCheck paces awaitExisting's looks at the record.
+var existingCheck = backoff.Policy{Initial: 5 * time.Millisecond, Max: 100 * time.Millisecond}
 
 // cleanLeftovers stops processes of a previous instance that outlived
 // their leader (a JVM whose start.sh died), so they cannot hold the
 // ports the new instance needs. Only processes carrying that instance's
 // token are touched.
-func (m *Manager) cleanLeftovers(ctx context.Context, s *config.Service, o observation) error {
-	if o.pidErr != nil {
-		m.printf("%s: replacing unreadable pid file (%v)", s.Name, o.pidErr)
+func (m *Manager) cleanLeftovers(ctx context.Context, s *config.Service, o state.Observation) error {
+	if o.PidErr != nil {
+		m.printf("%s: replacing unreadable pid file (%v)", s.Name, o.PidErr)
 	}
-	if o.record == nil || o.record.Token == "" {
-		if o.pidFilePID != 0 {
-			m.printf("%s: ignoring stale pid file %s (pid %d is not a process daemonctl started; left alone)", s.Name, s.PidFile, o.pidFilePID)
+	if o.Record == nil || o.Record.Token == "" {
+		if o.PidFilePID != 0 {
+			m.printf("%s: ignoring stale pid file %s (pid %d is not a process daemonctl started; left alone)", s.Name, s.PidFile, o.PidFilePID)
 		}
 		return nil
 	}
-	left, err := o.record.Tree().Members()
+	left, err := o.Record.Tree().Members()
 	if err != nil || len(left) == 0 {
 		return err
 	}
 	m.printf("%s: stopping %d leftover process(es) of the previous instance", s.Name, len(left))
-	_, err = o.record.Tree().Stop(ctx, unix.Signal(s.StopSignal), s.StopTimeout.Std(), proc.KillWait)
+	_, err = o.Record.Tree().Stop(ctx, unix.Signal(s.StopSignal), s.StopTimeout.Std(), proc.KillWait)
 	return err
 }
 

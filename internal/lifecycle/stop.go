@@ -12,6 +12,7 @@ import (
 	"github.com/daemonctl/daemonctl/internal/crashpoint"
 	"github.com/daemonctl/daemonctl/internal/pidfile"
 	"github.com/daemonctl/daemonctl/internal/proc"
+	"github.com/daemonctl/daemonctl/internal/state"
 )
 
 // StopOptions tune a stop.
@@ -40,32 +41,32 @@ func (m *Manager) stopOne(ctx context.Context, s *config.Service, opts StopOptio
 	if err != nil {
 		return &ServiceError{Service: s.Name, Err: err}
 	}
-	o := m.observe(s)
+	o := m.store.Observe(s.Name, s.PidFile)
 	err = m.stopLocked(ctx, s, o, opts)
 	l.Release()
 	// The monitor records the exit under the lock, then leaves; it is
 	// told to go in case it is waiting to restart, and waited for, so that
 	// nothing of the service is left once stop returns.
-	if o.record != nil && o.monitorAlive {
-		m.dismissMonitor(o.record)
+	if o.Record != nil && o.SupervisorAlive {
+		m.release(o.Record)
 	}
 	return err
 }
 
-func (m *Manager) stopLocked(ctx context.Context, s *config.Service, o observation, opts StopOptions) error {
-	if o.recordErr != nil {
-		return &ServiceError{Service: s.Name, Err: unreadableRecord(o.recordErr)}
+func (m *Manager) stopLocked(ctx context.Context, s *config.Service, o state.Observation, opts StopOptions) error {
+	if o.RecordErr != nil {
+		return &ServiceError{Service: s.Name, Err: unreadableRecord(o.RecordErr)}
 	}
-	st := o.record
-	if st == nil || st.Phase == pidfile.PhaseStopped {
+	st := o.Record
+	if st == nil || st.Phase == state.PhaseStopped {
 		return m.clearStale(s, o)
 	}
 	// Recorded before any signal, so that whoever watches the service
 	// knows its exit was asked for.
-	if err := st.SetPhase(pidfile.PhaseStopping); err != nil {
+	if err := st.RequestStop(); err != nil {
 		return &ServiceError{Service: s.Name, Err: err}
 	}
-	if err := m.writeState(s, st); err != nil {
+	if err := m.writeRecord(s, st); err != nil {
 		return &ServiceError{Service: s.Name, Err: err}
 	}
 	grace := s.StopTimeout.Std()
@@ -96,34 +97,32 @@ func (m *Manager) stopLocked(ctx context.Context, s *config.Service, o observati
 
 // markStopped records the stop and removes the pid file if it still names
 // this instance.
-func (m *Manager) markStopped(s *config.Service, st *pidfile.State) error {
+func (m *Manager) markStopped(s *config.Service, st *state.Record) error {
 	if err := pidfile.RemovePIDIf(s.PidFile, st.Leader.PID); err != nil {
 		return fmt.Errorf("remove pid file: %w", err)
 	}
-	if err := st.SetPhase(pidfile.PhaseStopped); err != nil {
+	if err := st.MarkStopped(); err != nil {
 		return err
 	}
-	t := now()
-	st.StoppedAt = &t
-	return m.writeState(s, st)
+	return m.writeRecord(s, st)
 }
 
 // clearStale handles a service with nothing to stop: a pid file that names
 // a process daemonctl did not start (or garbage) is removed so the service
 // reads stopped, and that process is left alone.
-func (m *Manager) clearStale(s *config.Service, o observation) error {
+func (m *Manager) clearStale(s *config.Service, o state.Observation) error {
 	ownPID := 0
-	if o.record != nil {
-		ownPID = o.record.Leader.PID
+	if o.Record != nil {
+		ownPID = o.Record.Leader.PID
 	}
-	if (o.pidFilePID != 0 && o.pidFilePID != ownPID) || o.pidErr != nil {
+	if (o.PidFilePID != 0 && o.PidFilePID != ownPID) || o.PidErr != nil {
 		if err := os.Remove(s.PidFile); err != nil && !os.IsNotExist(err) {
 			return &ServiceError{Service: s.Name, Err: fmt.Errorf("remove stale pid file: %w", err)}
 		}
-		if o.pidErr != nil {
+		if o.PidErr != nil {
 			m.printf("%s is not running (removed unreadable pid file %s)", s.Name, s.PidFile)
 		} else {
-			m.printf("%s is not running (removed stale pid file naming pid %d, which was left alone)", s.Name, o.pidFilePID)
+			m.printf("%s is not running (removed stale pid file naming pid %d, which was left alone)", s.Name, o.PidFilePID)
 		}
 		return nil
 	}

@@ -1,6 +1,7 @@
-// Package pidfile owns the files that record what runs: pid files (the
-// format other tools read), daemonctl's own state records, and the
-// per-service locks that serialise commands. Every write is atomic (a
+// Package pidfile owns the files daemonctl writes beside running
+// services: pid files (the format other tools read), atomic writes and
+// link-refusing reads for any record, and the flock(2) locks that
+// serialise commands. Every write is atomic (a
 // temporary file renamed into place), so a crash at any moment leaves
 // either the old content or the new one; no path is ever followed through
 // a symbolic link.

@@ -7,6 +7,8 @@
 package privilege
 
 import (
+	"errors"
+	"flag"
 	"fmt"
 	"os"
 	"os/user"
@@ -17,6 +19,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/daemonctl/daemonctl/internal/config"
+	"github.com/daemonctl/daemonctl/internal/proc"
 )
 
 // HelperCmd is the hidden command that applies a Spec and execs the service.
@@ -101,8 +104,8 @@ func lookupGroup(name string) (*user.Group, error) {
 	return user.LookupGroup(name)
 }
 
-// Args renders the spec as the helper's flags, followed by "--" and argv.
-func (sp *Spec) Args(argv []string) []string {
+// args renders the spec as the helper's flags, followed by "--" and argv.
+func (sp *Spec) args(argv []string) []string {
 	args := []string{"--uid", strconv.Itoa(sp.UID), "--gid", strconv.Itoa(sp.GID)}
 	if sp.asOther {
 		groups := make([]string, len(sp.Groups))
@@ -117,10 +120,10 @@ func (sp *Spec) Args(argv []string) []string {
 	return append(append(args, "--"), argv...)
 }
 
-// Apply sets the limits, then (with drop) the groups, group and user, of
+// apply sets the limits, then (with drop) the groups, group and user, of
 // this process. The order matters: limits first, while they may still be
 // raised; the user last, since after it nothing can be changed.
-func Apply(uid, gid int, groups []int, drop bool, limits map[string]config.Limit) error {
+func apply(uid, gid int, groups []int, drop bool, limits map[string]config.Limit) error {
 	for name, v := range limits {
 		res, ok := map[string]int{"nofile": unix.RLIMIT_NOFILE, "nproc": unix.RLIMIT_NPROC, "core": unix.RLIMIT_CORE}[name]
 		if !ok {
@@ -144,5 +147,71 @@ func Apply(uid, gid int, groups []int, drop bool, limits map[string]config.Limit
 	if err := syscall.Setuid(uid); err != nil {
 		return fmt.Errorf("setuid %d: %w", uid, err)
 	}
+	return nil
+}
+
+// Spawn launches spec's command as sp says, through daemonctl's hidden
+// helper: the running daemonctl re-executed as `daemonctl __exec FLAGS --
+// PATH ARGV...`, which Helper decodes in the new process.
+func (sp *Spec) Spawn(spec proc.Spec) (proc.Identity, error) {
+	path, err := spec.Path()
+	if err != nil {
+		return proc.Identity{}, err
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return proc.Identity{}, err
+	}
+	helper := spec
+	helper.Argv = append([]string{"daemonctl", HelperCmd}, sp.args(append([]string{path}, spec.Argv...))...)
+	return proc.SpawnDetached(helper, self)
+}
+
+// Helper is the helper's side of Spawn: args are what follows
+// `daemonctl __exec`. It applies the limits, group and user they name and
+// execs the server, returning only if that fails.
+func Helper(args []string) error {
+	fs := flag.NewFlagSet(HelperCmd, flag.ContinueOnError)
+	uid := fs.Int("uid", 0, "user to run as")
+	gid := fs.Int("gid", 0, "group to run as")
+	groups := fs.String("groups", "", "supplementary groups")
+	drop := fs.Bool("drop", false, "change user, group and groups")
+	var limits limitFlags
+	fs.Var(&limits, "limit", "NAME=VALUE resource limit")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	argv := fs.Args()
+	if len(argv) < 2 {
+		return errors.New("usage: " + HelperCmd + " [flags] -- PATH ARGV...")
+	}
+	var gids []int
+	for _, g := range strings.Split(*groups, ",") {
+		if n, err := strconv.Atoi(g); err == nil {
+			gids = append(gids, n)
+		}
+	}
+	if err := apply(*uid, *gid, gids, *drop, limits); err != nil {
+		return err
+	}
+	err := syscall.Exec(argv[0], argv[1:], os.Environ())
+	return fmt.Errorf("exec %s: %w", argv[0], err)
+}
+
+// limitFlags collects --limit NAME=VALUE.
+type limitFlags map[string]config.Limit
+
+func (l *limitFlags) String() string { return fmt.Sprint(map[string]config.Limit(*l)) }
+
+func (l *limitFlags) Set(s string) error {
+	name, value, _ := strings.Cut(s, "=")
+	v, err := config.ParseLimit(value)
+	if err != nil {
+		return fmt.Errorf("limit %s: %w", name, err)
+	}
+	if *l == nil {
+		*l = limitFlags{}
+	}
+	(*l)[name] = v
 	return nil
 }

@@ -71,9 +71,9 @@ func TestArgs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got := strings.Join(sp.Args([]string{"/bin/sleep", "sleep", "1"}), " ")
+	got := strings.Join(sp.args([]string{"/bin/sleep", "sleep", "1"}), " ")
 	want := "--uid 65534 --gid 65534 --drop --groups 65534 --limit nofile=1024 -- /bin/sleep sleep 1"
 	if got != want {
-		t.Errorf("Args = %q, want %q", got, want)
+		t.Errorf("args = %q, want %q", got, want)
 	}
 }

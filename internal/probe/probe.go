@@ -6,6 +6,7 @@ package probe
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -13,12 +14,13 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"regexp"
 	"strings"
 	"time"
 
+	"github.com/daemonctl/daemonctl/internal/backoff"
 	"github.com/daemonctl/daemonctl/internal/config"
+	"github.com/daemonctl/daemonctl/internal/reaper"
 )
 
 // A Probe checks once whether a server is ready.
@@ -74,21 +76,23 @@ func (p HTTP) Check(ctx context.Context) error {
 
 func (p HTTP) String() string { return "http " + p.URL }
 
-// Exec passes when Argv, run in Dir with Env, exits 0.
+// Exec passes when Argv, run in Dir with Env, exits 0. It runs as a
+// helper command of Reaper (which may be nil): killed with its process
+// group when the check's time is up.
 type Exec struct {
-	Argv []string
-	Dir  string
-	Env  []string
+	Argv   []string
+	Dir    string
+	Env    []string
+	Reaper *reaper.Reaper
 }
 
 // Check implements Probe.
 func (p Exec) Check(ctx context.Context) error {
-	cmd := exec.CommandContext(ctx, p.Argv[0], p.Argv[1:]...)
-	cmd.Dir, cmd.Env = p.Dir, p.Env
-	cmd.WaitDelay = time.Second
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		if msg := strings.TrimSpace(string(out)); msg != "" {
+	cmd := reaper.Command(ctx, p.Argv, p.Dir, p.Env)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := p.Reaper.Run(cmd); err != nil {
+		if msg := strings.TrimSpace(out.String()); msg != "" {
 			return fmt.Errorf("%w: %s", err, lastLine(msg))
 		}
 		return err
@@ -154,39 +158,60 @@ var ErrDied = errors.New("exited before it was ready")
 func Wait(ctx context.Context, p Probe, timeout time.Duration, died <-chan struct{}) error {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	interval := 5 * time.Millisecond
-	var last error
-	for {
-		attempt, cancelAttempt := context.WithTimeout(ctx, min(timeout, 5*time.Second))
-		last = p.Check(attempt)
-		cancelAttempt()
-		if last == nil {
-			return nil
-		}
+	ctx, cancelDied := context.WithCancelCause(ctx)
+	defer cancelDied(nil)
+	go func() {
 		select {
 		case <-died:
-			return ErrDied
+			cancelDied(ErrDied)
 		case <-ctx.Done():
-			if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-				return fmt.Errorf("readiness %s: no answer after %s (last: %v)", p, timeout, last)
-			}
-			return ctx.Err()
-		case <-time.After(interval):
 		}
-		interval = min(interval*2, 250*time.Millisecond)
+	}()
+	var last error
+	err := backoff.Until(ctx, checkEvery, func() (bool, error) {
+		attempt, cancelAttempt := context.WithTimeout(ctx, min(timeout, 5*time.Second))
+		defer cancelAttempt()
+		last = p.Check(attempt)
+		return last == nil, nil
+	})
+	switch cause := context.Cause(ctx); {
+	case err == nil:
+		return nil
+	case errors.Is(cause, ErrDied):
+		return ErrDied
+	case errors.Is(cause, context.DeadlineExceeded):
+		return fmt.Errorf("readiness %s: no answer after %s (last: %v)", p, timeout, last)
 	}
+	return err
 }
 
-// For returns the probe r describes, for a server that runs in dir with
-// env and writes its log to logFile from logOffset on.
-func For(r *config.Ready, dir string, env []string, logFile string, logOffset int64) Probe {
-	switch r.Kind() {
-	case "tcp":
-		return TCP{Addr: r.TCP}
-	case "http":
-		return HTTP{URL: r.HTTP}
-	case "log":
-		return &Log{File: logFile, Pattern: r.LogPattern, Offset: logOffset}
-	}
-	return Exec{Argv: r.Exec, Dir: dir, Env: env}
+// checkEvery paces readiness checks: every 5ms at first, backing off to
+// 250ms.
+var checkEvery = backoff.Policy{Initial: 5 * time.Millisecond, Max: 250 * time.Millisecond}
+
+// Target is where a probe looks, beyond what the config says: the
+// server's working directory and environment (for exec), its log from
+// the offset where this instance's output begins (for log), and the
+// reaper that runs exec probes, if the caller has one.
+type Target struct {
+	Dir       string
+	Env       []string
+	LogFile   string
+	LogOffset int64
+	Reaper    *reaper.Reaper
 }
+
+// kinds builds each probe kind the config names (config.Ready.Kind).
+var kinds = map[string]func(r *config.Ready, t Target) Probe{
+	"tcp":  func(r *config.Ready, _ Target) Probe { return TCP{Addr: r.TCP} },
+	"http": func(r *config.Ready, _ Target) Probe { return HTTP{URL: r.HTTP} },
+	"exec": func(r *config.Ready, t Target) Probe {
+		return Exec{Argv: r.Exec, Dir: t.Dir, Env: t.Env, Reaper: t.Reaper}
+	},
+	"log": func(r *config.Ready, t Target) Probe {
+		return &Log{File: t.LogFile, Pattern: r.LogPattern, Offset: t.LogOffset}
+	},
+}
+
+// For returns the probe r describes, looking at t.
+func For(r *config.Ready, t Target) Probe { return kinds[r.Kind()](r, t) }

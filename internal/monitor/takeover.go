@@ -1,25 +1,25 @@
-package supervise
+package monitor
 
 import (
 	"context"
 	"fmt"
 	"time"
 
-	"github.com/daemonctl/daemonctl/internal/pidfile"
 	"github.com/daemonctl/daemonctl/internal/proc"
+	"github.com/daemonctl/daemonctl/internal/state"
 )
 
-// adopt takes over a service whose monitor died: it reattaches to the
-// service's output pipe and watches its leader through a pidfd. The
-// monitor is not the service's parent, so the exit status of an adopted
-// instance is unknown, and counts as a failure for the restart policy.
-func (m *monitor) adopt(ctx context.Context) (*run, error) {
+// takeOver takes over a service whose supervisor died: it reattaches to
+// the service's output pipe and watches its leader through a pidfd. The
+// monitor is not the service's parent, so the exit status of an instance
+// taken over is unknown, and counts as a failure for the restart policy.
+func (m *monitor) takeOver(ctx context.Context) (*run, error) {
 	st, err := m.store.Read(m.Service.Name)
 	if err != nil || st == nil {
-		return nil, fmt.Errorf("adopt: no record of %s", m.Service.Name)
+		return nil, fmt.Errorf("take over: no record of %s", m.Service.Name)
 	}
 	if !st.Leader.Alive() {
-		return nil, fmt.Errorf("adopt: pid %d is not running", st.Leader.PID)
+		return nil, fmt.Errorf("take over: pid %d is not running", st.Leader.PID)
 	}
 	exited := make(chan proc.ExitStatus, 1)
 	go func() {
@@ -27,7 +27,7 @@ func (m *monitor) adopt(ctx context.Context) (*run, error) {
 		exited <- proc.ExitStatus{Code: -1, Signal: ""}
 	}()
 	r := &run{leader: st.Leader, token: st.Token, began: st.StartedAt, exited: exited, readyCh: make(chan error, 1)}
-	if pipe := adoptOutput(st.Leader.PID); pipe != nil {
+	if pipe := takeOverOutput(st.Leader.PID); pipe != nil {
 		r.pipe, r.output = pipe, pump(pipe, m.out)
 		m.out.notef("new monitor took over %s (pid %d) and its output", m.Service.Name, st.Leader.PID)
 	} else {
@@ -36,15 +36,14 @@ func (m *monitor) adopt(ctx context.Context) (*run, error) {
 		r.output = drained
 		m.out.notef("new monitor took over %s (pid %d); its output does not go through a pipe and is not captured", m.Service.Name, st.Leader.PID)
 	}
-	if st.Phase == pidfile.PhaseRunning {
+	if st.Phase == state.PhaseRunning {
 		r.readyCh <- nil
 	} else {
 		// An exec probe runs with the service's environment, as on launch.
-		env, err := m.Env(m.Service)
-		if err != nil {
+		if r.env, err = m.env(); err != nil {
 			return nil, err
 		}
-		go m.awaitReady(ctx, r, env, st.LogOffset)
+		go m.awaitReady(ctx, r, st.LogOffset)
 	}
 	if time.Since(st.StartedAt) > StableUptime {
 		r.began = time.Now().Add(-StableUptime)

@@ -1,13 +1,16 @@
-package supervise
+package supervisor
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
 	"strings"
 	"time"
+
+	"github.com/daemonctl/daemonctl/internal/backoff"
 )
 
 // Client talks to the supervisor of one run_dir.
@@ -17,6 +20,9 @@ type Client struct {
 	Spawn func() error
 }
 
+// SpawnTimeout is how long a supervisor just started has to answer.
+const SpawnTimeout = 10 * time.Second
+
 // dial connects to the supervisor, starting one if none answers.
 func (c *Client) dial() (net.Conn, error) {
 	if conn, err := net.Dial("unix", SocketName(c.RunDir)); err == nil {
@@ -25,19 +31,18 @@ func (c *Client) dial() (net.Conn, error) {
 	if err := c.Spawn(); err != nil {
 		return nil, fmt.Errorf("start supervisor: %w", err)
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	wait := time.Millisecond
-	for {
-		conn, err := net.Dial("unix", SocketName(c.RunDir))
-		if err == nil {
-			return conn, nil
-		}
-		if time.Now().After(deadline) {
-			return nil, fmt.Errorf("supervisor did not answer: %w", err)
-		}
-		time.Sleep(wait)
-		wait = min(wait*2, 50*time.Millisecond)
+	ctx, cancel := context.WithTimeout(context.Background(), SpawnTimeout)
+	defer cancel()
+	var conn net.Conn
+	var lastErr error
+	err := backoff.Until(ctx, backoff.Policy{Initial: time.Millisecond, Max: 50 * time.Millisecond}, func() (bool, error) {
+		conn, lastErr = net.Dial("unix", SocketName(c.RunDir))
+		return lastErr == nil, nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("supervisor did not answer within %s: %w", SpawnTimeout, lastErr)
 	}
+	return conn, nil
 }
 
 // Request is a request under way: the supervisor's identity, then the
@@ -48,10 +53,10 @@ type Request struct {
 	lines *bufio.Scanner
 }
 
-// Send makes a request ("start" or "adopt") about service name, whose
+// Send makes a request (OpStart or OpTakeOver) about service name, whose
 // environment builds on environ, and waits until the supervisor accepts
 // it. A supervisor that is exiting as the request arrives is replaced.
-func (c *Client) Send(op, name string, environ []string) (*Request, error) {
+func (c *Client) Send(op Op, name string, environ []string) (*Request, error) {
 	var lastErr error
 	for range 3 {
 		conn, err := c.dial()
@@ -70,7 +75,7 @@ func (c *Client) Send(op, name string, environ []string) (*Request, error) {
 			lastErr = err
 			continue // it went away between accept and answer
 		}
-		if kind != "accepted" {
+		if kind != AnswerAccepted {
 			conn.Close()
 			return nil, fmt.Errorf("supervisor: %s %s", kind, detail)
 		}
@@ -84,15 +89,15 @@ func (c *Client) Send(op, name string, environ []string) (*Request, error) {
 }
 
 // Next returns the next report line, split into its kind and detail.
-func (r *Request) Next() (kind, detail string, err error) {
+func (r *Request) Next() (kind Answer, detail string, err error) {
 	if !r.lines.Scan() {
 		if err := r.lines.Err(); err != nil {
 			return "", "", err
 		}
 		return "", "", errors.New("supervisor closed the connection")
 	}
-	kind, detail, _ = strings.Cut(r.lines.Text(), " ")
-	return kind, detail, nil
+	k, detail, _ := strings.Cut(r.lines.Text(), " ")
+	return Answer(k), detail, nil
 }
 
 // Close ends the request.
@@ -102,7 +107,7 @@ func (r *Request) Close() error { return r.conn.Close() }
 // runs.
 func (c *Client) Stats() (*Stats, error) {
 	var st *Stats
-	err := c.ask(request{Op: "stats"}, func(detail string) error {
+	err := c.ask(request{Op: OpStats}, func(detail string) error {
 		st = new(Stats)
 		return json.Unmarshal([]byte(detail), st)
 	})
@@ -112,7 +117,7 @@ func (c *Client) Stats() (*Stats, error) {
 // Release asks the supervisor, if one runs, to stop monitoring service
 // name, and waits until it has.
 func (c *Client) Release(name string) error {
-	if err := c.ask(request{Op: "release", Service: name}, nil); err != nil {
+	if err := c.ask(request{Op: OpRelease, Service: name}, nil); err != nil {
 		return fmt.Errorf("release %s: %w", name, err)
 	}
 	return nil
@@ -136,20 +141,11 @@ func (c *Client) ask(req request, answer func(detail string) error) error {
 		return err
 	}
 	kind, detail, _ := strings.Cut(strings.TrimSpace(line), " ")
-	if kind != "ok" {
+	if Answer(kind) != AnswerOK {
 		return errors.New(strings.TrimSpace(line))
 	}
 	if answer == nil {
 		return nil
 	}
 	return answer(detail)
-}
-
-func writeRequest(conn net.Conn, req request) error {
-	b, err := json.Marshal(req)
-	if err != nil {
-		return err
-	}
-	_, err = conn.Write(append(b, '\n'))
-	return err
 }

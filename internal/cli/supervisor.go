@@ -6,9 +6,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/daemonctl/daemonctl/internal/config"
-	"github.com/daemonctl/daemonctl/internal/lifecycle"
-	"github.com/daemonctl/daemonctl/internal/supervise"
+	"github.com/daemonctl/daemonctl/internal/supervisor"
 )
 
 const supervisorCmdName = "__supervisor"
@@ -25,16 +23,7 @@ func newSupervisorCmd(f *Factory) *cobra.Command {
 			// service: one thread and a tight heap keep it small.
 			runtime.GOMAXPROCS(1)
 			debug.SetGCPercent(25)
-			return supervise.Serve(cmd.Context(), supervise.ServeOptions{
-				Load: f.Config,
-				Env: func(cfg *config.Config, s *config.Service, environ []string) ([]string, error) {
-					env, err := lifecycle.New(cfg, environ, nil, lifecycle.MonitorCommand{}).Env(s)
-					if err != nil {
-						return nil, err
-					}
-					return env.Environ(), nil
-				},
-			})
+			return supervisor.Serve(cmd.Context(), f.Config)
 		},
 	}
 }

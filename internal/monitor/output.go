@@ -1,4 +1,4 @@
-package supervise
+package monitor
 
 import (
 	"fmt"
@@ -8,8 +8,6 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
-
-	"github.com/daemonctl/daemonctl/internal/logs"
 )
 
 // pipeSize is asked of the kernel for the service's output pipe, so a
@@ -20,7 +18,7 @@ const pipeSize = 1 << 20
 // output and daemonctl's notes, one writer at a time.
 type sink struct {
 	mu  sync.Mutex
-	log *logs.Rotator
+	log Output
 	// onTrouble hears when writing the log starts failing (with the
 	// error) and when it works again (nil).
 	onTrouble func(error)
@@ -204,11 +202,11 @@ func (q *queue) close() {
 	q.cond.Broadcast()
 }
 
-// adoptOutput reopens the read side of the pipe a running service writes
-// its stdout to, through /proc/PID/fd/1, so that a new monitor can take
-// over from one that died and read what the pipe buffered meanwhile. It
-// returns nil if stdout is not a pipe.
-func adoptOutput(pid int) *os.File {
+// takeOverOutput reopens the read side of the pipe a running service
+// writes its stdout to, through /proc/PID/fd/1, so that a new monitor can
+// take over from one that died and read what the pipe buffered meanwhile.
+// It returns nil if stdout is not a pipe.
+func takeOverOutput(pid int) *os.File {
 	path := fmt.Sprintf("/proc/%d/fd/1", pid)
 	var st unix.Stat_t
 	if unix.Stat(path, &st) != nil || st.Mode&unix.S_IFMT != unix.S_IFIFO {

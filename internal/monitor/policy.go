@@ -1,6 +1,10 @@
-package supervise
+package monitor
 
-import "time"
+import (
+	"time"
+
+	"github.com/daemonctl/daemonctl/internal/backoff"
+)
 
 // Restart backoff: the first delay is the service's restart_delay, each
 // quick death in a row doubles it up to MaxBackoff, and a run that lasts
@@ -10,18 +14,15 @@ const (
 	StableUptime = 10 * time.Second
 )
 
-// Backoff returns the delay before restart number quick (1 for the first
-// quick death in a row).
-func Backoff(first time.Duration, quick int) time.Duration {
-	d := first
-	for i := 1; i < quick && d < MaxBackoff; i++ {
-		d *= 2
-	}
-	return min(d, MaxBackoff)
+// RestartDelay returns the delay before restart number quick (1 for the
+// first quick death in a row).
+func RestartDelay(first time.Duration, quick int) time.Duration {
+	return backoff.Policy{Initial: first, Max: MaxBackoff}.Delay(quick)
 }
 
 // ShouldRestart applies a restart policy to an exit. An exit whose status
-// is unknown (a service adopted after its monitor died) counts as a failure.
+// is unknown (a service taken over after its supervisor died) counts as a
+// failure.
 func ShouldRestart(policy string, code int, known bool) bool {
 	switch policy {
 	case "always":

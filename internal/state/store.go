@@ -1,4 +1,4 @@
-package pidfile
+package state
 
 import (
 	"context"
@@ -7,25 +7,33 @@ import (
 	"path/filepath"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/daemonctl/daemonctl/internal/pidfile"
 )
 
-// Store keeps the state records and locks of a config's services in its
+// Store keeps the records and locks of a config's services in its
 // run_dir: NAME.state and NAME.lock.
 type Store struct{ Dir string }
 
-// StatePath is where the record of service name lives.
-func (s Store) StatePath(name string) string { return filepath.Join(s.Dir, name+".state") }
+// RecordPath is where the record of service name lives.
+func (s Store) RecordPath(name string) string { return filepath.Join(s.Dir, name+".state") }
+
+// LockPath is service name's lock, held by whoever acts on it.
+func (s Store) LockPath(name string) string { return filepath.Join(s.Dir, name+".lock") }
 
 // Lock takes service name's lock, creating run_dir if needed.
-func (s Store) Lock(ctx context.Context, name string) (*Lock, error) {
+func (s Store) Lock(ctx context.Context, name string) (*pidfile.Lock, error) {
 	if err := os.MkdirAll(s.Dir, 0o755); err != nil {
 		return nil, fmt.Errorf("run_dir: %w", err)
 	}
 	if err := CheckDirSafe(s.Dir); err != nil {
 		return nil, err
 	}
-	return Acquire(ctx, filepath.Join(s.Dir, name+".lock"))
+	return pidfile.Acquire(ctx, s.LockPath(name))
 }
+
+// Locked reports whether somebody holds service name's lock right now.
+func (s Store) Locked(name string) bool { return pidfile.Held(s.LockPath(name)) }
 
 // CheckDirSafe refuses a directory where another user could plant or
 // swap the files daemonctl trusts: one owned by another user (root
@@ -46,11 +54,11 @@ func CheckDirSafe(dir string) error {
 }
 
 // Read returns service name's record, nil if it has none.
-func (s Store) Read(name string) (*State, error) { return ReadState(s.StatePath(name)) }
+func (s Store) Read(name string) (*Record, error) { return ReadRecord(s.RecordPath(name)) }
 
-// Write records st as service name's state.
-func (s Store) Write(name string, st *State) error {
-	if err := WriteState(s.StatePath(name), st); err != nil {
+// Write records r as service name's record.
+func (s Store) Write(name string, r *Record) error {
+	if err := WriteRecord(s.RecordPath(name), r); err != nil {
 		return fmt.Errorf("write state: %w", err)
 	}
 	return nil
@@ -58,32 +66,18 @@ func (s Store) Write(name string, st *State) error {
 
 // Update re-reads service name's record under its lock and, if match
 // accepts it, applies fn and writes it back. It reports whether it wrote.
-func (s Store) Update(ctx context.Context, name string, match func(*State) bool, fn func(*State) error) (bool, error) {
+func (s Store) Update(ctx context.Context, name string, match func(*Record) bool, fn func(*Record) error) (bool, error) {
 	l, err := s.Lock(context.WithoutCancel(ctx), name)
 	if err != nil {
 		return false, err
 	}
 	defer l.Release()
-	st, err := s.Read(name)
-	if err != nil || st == nil || !match(st) {
+	r, err := s.Read(name)
+	if err != nil || r == nil || !match(r) {
 		return false, err
 	}
-	if err := fn(st); err != nil {
+	if err := fn(r); err != nil {
 		return false, err
 	}
-	return true, s.Write(name, st)
-}
-
-// Unlocked reports whether nobody holds service name's lock right now.
-func (s Store) Unlocked(name string) bool {
-	f, err := os.OpenFile(filepath.Join(s.Dir, name+".lock"), os.O_RDONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return true
-	}
-	defer f.Close()
-	if unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB) != nil {
-		return false
-	}
-	unix.Flock(int(f.Fd()), unix.LOCK_UN)
-	return true
+	return true, s.Write(name, r)
 }

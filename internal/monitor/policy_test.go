@@ -1,18 +1,18 @@
-package supervise
+package monitor
 
 import (
 	"testing"
 	"time"
 )
 
-func TestBackoff(t *testing.T) {
+func TestRestartDelay(t *testing.T) {
 	want := []time.Duration{time.Second, 2 * time.Second, 4 * time.Second, 8 * time.Second, 16 * time.Second, 32 * time.Second, time.Minute, time.Minute}
 	for i, w := range want {
-		if got := Backoff(time.Second, i+1); got != w {
-			t.Errorf("Backoff(1s, %d) = %s, want %s", i+1, got, w)
+		if got := RestartDelay(time.Second, i+1); got != w {
+			t.Errorf("RestartDelay(1s, %d) = %s, want %s", i+1, got, w)
 		}
 	}
-	if got := Backoff(90*time.Second, 1); got != MaxBackoff {
+	if got := RestartDelay(90*time.Second, 1); got != MaxBackoff {
 		t.Errorf("a first delay over the cap: %s", got)
 	}
 }

@@ -1,29 +1,24 @@
-// Package supervise keeps services alive once they are started. One
-// supervisor process per run_dir (daemonctl re-run as `__supervisor`) is
-// the parent of every service started from that config, and a child
-// subreaper, so it also reaps whatever a service orphans. For each service
-// it runs a monitor: it writes the service's output to its rotated log,
-// records every exit (with a crash record for unexpected ones), runs the
-// readiness probe, and restarts the service as its restart policy says,
-// with backoff and a limit. It never stops a service itself: `stop`
-// signals the tree and records that it did, and the monitor, seeing that,
-// ends.
+// Package supervisor is the process that keeps a run_dir's services
+// alive once they are started: daemonctl re-run as `__supervisor`, one per
+// run_dir. It is the parent of every service started from that config
+// and a child subreaper (package reaper), so it also reaps whatever a
+// service orphans, and it runs a monitor (package monitor) per service.
+// Commands reach it over a unix socket (protocol.go, client.go).
 //
 // One process rather than one per service: a Go process costs about
 // 2.5 MB of private memory however little it does, so a process per
 // service would cost more than supervisord. Crash safety does not depend
 // on it: services hold their own output pipe's read end, so if the
 // supervisor dies they keep running and writing, and the next supervisor
-// adopts them and drains what they wrote meanwhile.
-package supervise
+// takes them over and drains what they wrote meanwhile.
+package supervisor
 
 import (
 	"bufio"
 	"context"
-	"crypto/sha256"
+	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -37,34 +32,21 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/daemonctl/daemonctl/internal/config"
+	"github.com/daemonctl/daemonctl/internal/monitor"
 	"github.com/daemonctl/daemonctl/internal/pidfile"
 	"github.com/daemonctl/daemonctl/internal/proc"
+	"github.com/daemonctl/daemonctl/internal/reaper"
+	"github.com/daemonctl/daemonctl/internal/state"
 )
 
 // IdleExit is how long a supervisor with nothing to supervise waits for a
 // request before it exits.
 const IdleExit = 3 * time.Second
 
-// SocketName is the abstract unix socket (no file, so nothing stale is
-// ever left) of the supervisor of runDir.
-func SocketName(runDir string) string {
-	sum := sha256.Sum256([]byte(runDir))
-	return "@daemonctl-" + hex.EncodeToString(sum[:12])
-}
-
-// ServeOptions configure a supervisor.
-type ServeOptions struct {
-	// Load reads the config afresh, for each request.
-	Load func() (*config.Config, error)
-	// Env resolves a service's environment on top of the environment of
-	// the command that asked for it.
-	Env func(cfg *config.Config, s *config.Service, environ []string) ([]string, error)
-}
-
 type supervisor struct {
-	ServeOptions
+	load     func() (*config.Config, error)
 	self     proc.Identity
-	reaper   *reaper
+	reaper   *reaper.Reaper
 	mu       sync.Mutex
 	monitors map[string]*running
 	activity chan struct{}
@@ -75,29 +57,32 @@ type running struct {
 	done   chan struct{}
 }
 
-// Serve runs the supervisor of cfg's run_dir until it has had nothing to
-// supervise for IdleExit, or it is told to go (SIGTERM): services keep
-// running then, to be adopted by the next supervisor. If another
-// supervisor serves the run_dir already, Serve returns at once.
-func Serve(ctx context.Context, opts ServeOptions) error {
-	cfg, err := opts.Load()
+// Serve runs the supervisor of the run_dir of the config load reads until
+// it has had nothing to supervise for IdleExit, or it is told to go
+// (SIGTERM): services keep running then, to be taken over by the next
+// supervisor. If another supervisor serves the run_dir already, Serve
+// returns at once. load is called again for requests once the config
+// file changed.
+func Serve(ctx context.Context, load func() (*config.Config, error)) error {
+	cfg, err := load()
 	if err != nil {
 		return err
 	}
 	if err := os.MkdirAll(cfg.RunDir, 0o755); err != nil {
 		return err
 	}
-	lock, err := tryLock(filepath.Join(cfg.RunDir, "supervisor.lock"))
+	lock, err := pidfile.TryLock(filepath.Join(cfg.RunDir, "supervisor.lock"))
 	if err != nil || lock == nil {
 		return err // nil lock: another supervisor holds it
 	}
-	defer lock.Close()
+	defer lock.Release()
 	ln, err := net.Listen("unix", SocketName(cfg.RunDir))
 	if err != nil {
 		return fmt.Errorf("supervisor socket: %w", err)
 	}
 	defer ln.Close()
-	if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
+	rp, err := reaper.Start()
+	if err != nil {
 		return fmt.Errorf("become subreaper: %w", err)
 	}
 	// Ignored here, so ignored in services too, as systemd's
@@ -109,10 +94,9 @@ func Serve(ctx context.Context, opts ServeOptions) error {
 	if err != nil {
 		return err
 	}
-	opts.Load = cachedLoad(opts.Load, cfg)
-	sv := &supervisor{ServeOptions: opts, self: self.Identity, reaper: startReaper(), monitors: map[string]*running{}, activity: make(chan struct{}, 1)}
+	sv := &supervisor{load: cachedLoad(load, cfg), self: self.Identity, reaper: rp, monitors: map[string]*running{}, activity: make(chan struct{}, 1)}
 	go sv.accept(ctx, ln)
-	sv.adoptOrphans(ctx, cfg)
+	sv.takeOverOrphans(ctx, cfg)
 	sv.waitIdle(ctx)
 	sv.stopAll()
 	return nil
@@ -149,44 +133,26 @@ func fileStamp(path string) string {
 	return fmt.Sprint(fi.ModTime().UnixNano(), fi.Size())
 }
 
-func tryLock(path string) (*os.File, error) {
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o644)
-	if err != nil {
-		return nil, err
-	}
-	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
-		f.Close()
-		if errors.Is(err, unix.EWOULDBLOCK) {
-			return nil, nil
-		}
-		return nil, err
-	}
-	return f, nil
-}
-
-// adoptOrphans takes over every service of the config that runs while the
-// supervisor recorded for it is gone: a supervisor died, and this is the
-// next one.
-func (sv *supervisor) adoptOrphans(ctx context.Context, cfg *config.Config) {
-	store := pidfile.Store{Dir: cfg.RunDir}
+// takeOverOrphans takes over every service of the config that runs while
+// the supervisor recorded for it is gone: a supervisor died, and this is
+// the next one.
+func (sv *supervisor) takeOverOrphans(ctx context.Context, cfg *config.Config) {
+	store := state.Store{Dir: cfg.RunDir}
 	for _, name := range cfg.Order {
-		st, err := store.Read(name)
-		if err != nil || st == nil || st.StopRequested() || st.Phase == pidfile.PhaseFailed || !st.Leader.Alive() {
+		rec, err := store.Read(name)
+		if err != nil || rec == nil || rec.StopRequested() || rec.Phase == state.PhaseFailed || !rec.Leader.Alive() || rec.SupervisorAlive() {
 			continue
 		}
-		if st.Monitor != nil && st.Monitor.Alive() {
-			continue
-		}
-		if claim, ok := sv.claimOrphan(ctx, store, name, st.Token); ok {
+		if claim, ok := sv.claimOrphan(ctx, store, name, rec.Token); ok {
 			sv.launchMonitor(ctx, cfg, cfg.Services[name], nil, true, os.Environ(), claim)
 		}
 	}
 }
 
-// claimOrphan records this supervisor as the monitor of an orphaned
-// service. A service whose lock is busy is left alone: whoever holds the
-// lock is acting on it, and adopts it by request if need be.
-func (sv *supervisor) claimOrphan(ctx context.Context, store pidfile.Store, name, token string) (string, bool) {
+// claimOrphan records this supervisor as the one of an orphaned service.
+// A service whose lock is busy is left alone: whoever holds the lock is
+// acting on it, and asks for a take-over if need be.
+func (sv *supervisor) claimOrphan(ctx context.Context, store state.Store, name, token string) (string, bool) {
 	lockCtx, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
 	defer cancel()
 	l, err := store.Lock(lockCtx, name)
@@ -195,11 +161,13 @@ func (sv *supervisor) claimOrphan(ctx context.Context, store pidfile.Store, name
 	}
 	defer l.Release()
 	cur, err := store.Read(name)
-	if err != nil || cur == nil || cur.Token != token || (cur.Monitor != nil && cur.Monitor.Alive()) {
+	if err != nil || cur == nil || cur.Token != token || cur.SupervisorAlive() {
 		return "", false
 	}
 	claim := newToken()
-	cur.Monitor, cur.Claim = &sv.self, claim
+	if cur.TakeOver(sv.self, claim) != nil {
+		return "", false
+	}
 	return claim, store.Write(name, cur) == nil
 }
 
@@ -254,8 +222,9 @@ func (sv *supervisor) stopAll() {
 	}
 }
 
-// launchMonitor runs a monitor for s in its own goroutine.
-func (sv *supervisor) launchMonitor(ctx context.Context, cfg *config.Config, s *config.Service, report *conn, adopt bool, environ []string, claim string) {
+// launchMonitor runs a monitor for s in its own goroutine; report, if
+// set, hears its first launch.
+func (sv *supervisor) launchMonitor(ctx context.Context, cfg *config.Config, s *config.Service, report *startReport, takeOver bool, environ []string, claim string) {
 	mctx, cancel := context.WithCancel(ctx)
 	r := &running{cancel: cancel, done: make(chan struct{})}
 	sv.mu.Lock()
@@ -264,19 +233,25 @@ func (sv *supervisor) launchMonitor(ctx context.Context, cfg *config.Config, s *
 	}
 	sv.monitors[s.Name] = r
 	sv.mu.Unlock()
-	opts := Options{
-		Config:  cfg,
-		Service: s,
-		Env:     func(s *config.Service) ([]string, error) { return sv.Env(cfg, s, environ) },
-		Adopt:   adopt,
+	opts := monitor.Options{
+		Config:     cfg,
+		Service:    s,
+		Environ:    environ,
+		Reaper:     sv.reaper,
+		Supervisor: sv.self,
+		Claim:      claim,
+		TakeOver:   takeOver,
 	}
 	if report != nil {
-		opts.Report = report
+		opts.Observer = report
 	}
 	go func() {
 		defer close(r.done)
 		defer cancel()
-		runMonitor(mctx, opts, sv.reaper, sv.self, claim)
+		monitor.Run(mctx, opts)
+		if report != nil {
+			report.end()
+		}
 		sv.mu.Lock()
 		if sv.monitors[s.Name] == r {
 			delete(sv.monitors, s.Name)
@@ -308,19 +283,11 @@ func (sv *supervisor) accept(ctx context.Context, ln net.Listener) {
 	}
 }
 
-// request is what a command asks of the supervisor, as one JSON line.
-type request struct {
-	Op      string   `json:"op"` // start, adopt, release or stats
-	Service string   `json:"service"`
-	Environ []string `json:"environ,omitempty"` // the caller's environment
-}
-
 // serve answers one request.
 func (sv *supervisor) serve(ctx context.Context, c *net.UnixConn) {
-	cn := &conn{c: c}
 	if err := checkPeer(c); err != nil {
-		cn.line("error", err.Error())
-		cn.Close()
+		writeAnswer(c, AnswerError, err.Error())
+		c.Close()
 		return
 	}
 	var req request
@@ -329,32 +296,37 @@ func (sv *supervisor) serve(ctx context.Context, c *net.UnixConn) {
 		err = json.Unmarshal(line, &req)
 	}
 	if err != nil {
-		cn.line("error", "bad request")
-		cn.Close()
+		writeAnswer(c, AnswerError, "bad request")
+		c.Close()
 		return
 	}
 	switch req.Op {
-	case "release":
+	case OpRelease:
 		sv.release(req.Service)
-		cn.line("ok", "")
-		cn.Close()
-		return
-	case "stats":
+		writeAnswer(c, AnswerOK, "")
+		c.Close()
+	case OpStats:
 		answer, _ := json.Marshal(sv.stats())
-		cn.line("ok", string(answer))
-		cn.Close()
-		return
+		writeAnswer(c, AnswerOK, string(answer))
+		c.Close()
+	case OpStart, OpTakeOver:
+		sv.monitorService(ctx, c, req)
+	default:
+		writeAnswer(c, AnswerError, fmt.Sprintf("unknown request %q", req.Op))
+		c.Close()
 	}
-	cfg, err := sv.Load()
+}
+
+// monitorService answers a start or take-over: it accepts the request,
+// then runs the service's monitor.
+func (sv *supervisor) monitorService(ctx context.Context, c *net.UnixConn, req request) {
+	cfg, err := sv.load()
 	if err == nil && cfg.Services[req.Service] == nil {
 		err = fmt.Errorf("unknown service %q", req.Service)
 	}
-	if err == nil && req.Op != "start" && req.Op != "adopt" {
-		err = fmt.Errorf("unknown request %q", req.Op)
-	}
 	if err != nil {
-		cn.line("error", err.Error())
-		cn.Close()
+		writeAnswer(c, AnswerError, err.Error())
+		c.Close()
 		return
 	}
 	// The caller holds the service's lock until it has recorded our claim,
@@ -362,14 +334,14 @@ func (sv *supervisor) serve(ctx context.Context, c *net.UnixConn) {
 	// supersedes is cancelled, not waited for.
 	claim := newToken()
 	answer, _ := json.Marshal(Accepted{Supervisor: sv.self, Claim: claim})
-	cn.line("accepted", string(answer))
+	writeAnswer(c, AnswerAccepted, string(answer))
 	s := cfg.Services[req.Service]
-	if req.Op == "adopt" {
+	if req.Op == OpTakeOver {
+		c.Close()
 		sv.launchMonitor(ctx, cfg, s, nil, true, req.Environ, claim)
-		cn.Close()
 		return
 	}
-	sv.launchMonitor(ctx, cfg, s, cn, false, req.Environ, claim)
+	sv.launchMonitor(ctx, cfg, s, &startReport{c: c}, false, req.Environ, claim)
 }
 
 // Stats is what a supervisor holds, for finding leaks: a supervisor runs
@@ -395,14 +367,6 @@ func (sv *supervisor) stats() Stats {
 	return Stats{PID: os.Getpid(), Monitors: monitors, Goroutines: runtime.NumGoroutine(), HeapAlloc: ms.HeapAlloc}
 }
 
-// Accepted is the supervisor's answer to a start or adopt: who it is, and
-// the claim the caller records so that this request's monitor, and no
-// other, may write the service's record.
-type Accepted struct {
-	Supervisor proc.Identity `json:"supervisor"`
-	Claim      string        `json:"claim"`
-}
-
 // checkPeer lets only the supervisor's own user, or root, give it orders:
 // an abstract socket has no file permissions to do it.
 func checkPeer(c *net.UnixConn) error {
@@ -422,30 +386,54 @@ func checkPeer(c *net.UnixConn) error {
 	return nil
 }
 
-// conn is a request's connection, written to as a report.
-type conn struct {
+// startReport tells the command waiting on a start how the first launch
+// went: launched, then ready or failed. Later events are not its business.
+type startReport struct {
 	mu sync.Mutex
-	c  net.Conn
+	c  net.Conn // nil once the report is over
 }
 
-func (c *conn) Write(p []byte) (int, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.c == nil {
-		return len(p), nil
+// Observe implements monitor.Observer.
+func (r *startReport) Observe(ev monitor.Event) {
+	if !ev.First {
+		r.end()
+		return
 	}
-	return c.c.Write(p)
+	switch ev.Kind {
+	case state.Launched:
+		r.say(AnswerLaunched, fmt.Sprint(ev.PID), false)
+	case state.BecameReady:
+		r.say(AnswerReady, "", true)
+	case state.GaveUp:
+		r.say(AnswerFailed, ev.Detail, true)
+	}
 }
 
-func (c *conn) line(kind, detail string) { fmt.Fprintf(c, "%s %s\n", kind, detail) }
-
-func (c *conn) Close() error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.c == nil {
-		return nil
+func (r *startReport) say(kind Answer, detail string, last bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.c == nil {
+		return
 	}
-	err := c.c.Close()
-	c.c = nil
-	return err
+	writeAnswer(r.c, kind, detail)
+	if last {
+		r.c.Close()
+		r.c = nil
+	}
+}
+
+// end closes the report, if still open: the monitor has ended.
+func (r *startReport) end() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.c != nil {
+		r.c.Close()
+		r.c = nil
+	}
+}
+
+func newToken() string {
+	b := make([]byte, 16)
+	rand.Read(b)
+	return hex.EncodeToString(b)
 }

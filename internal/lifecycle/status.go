@@ -1,0 +1,17 @@
+package lifecycle
+
+import "github.com/daemonctl/daemonctl/internal/state"
+
+// Status reports the named services (all when none is named), each as
+// package state classifies what its record and /proc show.
+func (m *Manager) Status(names []string) ([]state.Status, error) {
+	services, err := m.cfg.Select(names)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]state.Status, len(services))
+	for i, s := range services {
+		out[i] = m.store.Observe(s.Name, s.PidFile).Status(s.Name, s.PidFile, s.LogFile)
+	}
+	return out, nil
+}

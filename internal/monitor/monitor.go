@@ -1,0 +1,485 @@
+// Package monitor supervises one service for as long as it should run: it
+// launches it (or takes over one that runs already), writes its output
+// line by line to its rotated log (or any Output), checks its readiness,
+// records every exit (with a crash record for unexpected ones), runs its
+// on_exit hook, and restarts it as its restart policy says. Every change
+// goes through the service's record (package state) and is told to an
+// Observer. It never stops a service itself: `stop` signals the tree and
+// records that it did, and the monitor, seeing that, ends.
+//
+// The detached supervisor (package supervisor) runs one monitor per
+// service; a foreground mode runs them in its own process with its own
+// Observer and Output.
+package monitor
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/daemonctl/daemonctl/internal/config"
+	"github.com/daemonctl/daemonctl/internal/crashpoint"
+	"github.com/daemonctl/daemonctl/internal/envfile"
+	"github.com/daemonctl/daemonctl/internal/logs"
+	"github.com/daemonctl/daemonctl/internal/pidfile"
+	"github.com/daemonctl/daemonctl/internal/privilege"
+	"github.com/daemonctl/daemonctl/internal/probe"
+	"github.com/daemonctl/daemonctl/internal/proc"
+	"github.com/daemonctl/daemonctl/internal/reaper"
+	"github.com/daemonctl/daemonctl/internal/state"
+)
+
+// Options configure a monitor.
+type Options struct {
+	Config  *config.Config
+	Service *config.Service
+	// Environ is the environment of the command that asked for the
+	// service; the service's own is resolved on top of it at each launch.
+	Environ []string
+	// Reaper reaps the service and the monitor's helper commands; the
+	// process running monitors must be their parent.
+	Reaper *reaper.Reaper
+	// Supervisor is the process the monitor runs in.
+	Supervisor proc.Identity
+	// Claim names the request this monitor serves: it writes the
+	// service's record only while the record carries this claim.
+	Claim string
+	// TakeOver takes over a running instance whose supervisor died,
+	// instead of launching one.
+	TakeOver bool
+	// Observer, if set, hears every event of the service.
+	Observer Observer
+	// Output receives the service's output and the monitor's notes; nil
+	// means the service's rotated log file.
+	Output Output
+}
+
+// Output is where a service's output goes: its rotated log (logs.Rotator),
+// or a foreground command's stdout. Writes may hold back an unfinished
+// line; Flush writes it as it is.
+type Output interface {
+	io.Writer
+	Flush() error
+	// PendingFor is how long an unfinished line has been held back.
+	PendingFor() time.Duration
+	Close() error
+}
+
+// Observer hears what happens to a monitored service.
+type Observer interface {
+	Observe(Event)
+}
+
+// Event is one thing that happened to a monitored service: a launch, its
+// readiness, an exit, a restart scheduled, or the monitor giving up.
+type Event struct {
+	Service string
+	Kind    state.Event
+	PID     int
+	Exit    *proc.ExitStatus
+	// First marks the events of the launch a start command waits for.
+	First bool
+	// Detail says why, for GaveUp and RestartScheduled.
+	Detail string
+}
+
+type monitor struct {
+	Options
+	store state.Store
+	out   *sink
+	first bool // the launch a start command waits for
+}
+
+// Run supervises one service until it ends for good: stopped, failed, not
+// to be restarted, or ctx ends (a stop released it, or the supervisor is
+// going away).
+func Run(ctx context.Context, opts Options) error {
+	s := opts.Service
+	m := &monitor{Options: opts, store: state.Store{Dir: opts.Config.RunDir}, first: !opts.TakeOver}
+	out := opts.Output
+	if out == nil {
+		rot := &logs.Rotator{Path: s.LogFile, MaxSize: int64(*s.LogMaxSize), MaxFiles: *s.LogMaxFiles, Timestamps: s.LogTimestamps}
+		if err := rot.Open(); err != nil {
+			m.tell(Event{Kind: state.GaveUp, Detail: err.Error()})
+			return err
+		}
+		out = rot
+	}
+	m.out = &sink{log: out}
+	m.out.onTrouble = func(err error) {
+		m.store.Update(ctx, s.Name, m.owns, func(r *state.Record) error {
+			r.LogError = ""
+			if err != nil {
+				r.LogError = fmt.Sprintf("writing the log fails since %s: %v", time.Now().UTC().Format(time.RFC3339), err)
+			}
+			return nil
+		})
+	}
+	defer m.out.close()
+	return m.loop(ctx)
+}
+
+// tell hands ev to the observer, if any.
+func (m *monitor) tell(ev Event) {
+	if m.Observer != nil {
+		ev.Service, ev.First = m.Service.Name, m.first
+		m.Observer.Observe(ev)
+	}
+}
+
+// run is one life of the service: launched (or taken over), then exited.
+type run struct {
+	leader  proc.Identity
+	token   string
+	env     []string
+	began   time.Time
+	exited  <-chan proc.ExitStatus
+	known   bool            // exit status is known (we are the parent)
+	pipe    io.Closer       // our read end of the service's output pipe
+	output  <-chan struct{} // closed when the output pipe is drained
+	readyCh chan error
+}
+
+// detach stops reading the service's output, for a monitor that leaves a
+// running service: the service holds the pipe's read end too, so its
+// writes go on into the pipe for the next monitor.
+func (r *run) detach() {
+	if r.pipe != nil {
+		r.pipe.Close()
+		<-r.output
+	}
+}
+
+func (m *monitor) loop(ctx context.Context) error {
+	takeOver := m.TakeOver
+	for {
+		var r *run
+		var err error
+		if takeOver {
+			r, err = m.takeOver(ctx)
+			takeOver = false
+		} else {
+			r, err = m.launch(ctx)
+		}
+		if err != nil {
+			m.tell(Event{Kind: state.GaveUp, Detail: err.Error()})
+			return err
+		}
+		if r == nil {
+			return nil // stopped meanwhile
+		}
+		exit, stopped := m.watch(ctx, r)
+		if stopped {
+			return nil
+		}
+		delay, again := m.afterExit(ctx, r, exit)
+		if !again {
+			return nil
+		}
+		select {
+		case <-time.After(delay):
+		case <-ctx.Done():
+			m.out.notef("restart of %s called off", m.Service.Name)
+			return nil
+		}
+	}
+}
+
+// env resolves the service's environment as the config stands now.
+func (m *monitor) env() ([]string, error) {
+	env, err := envfile.Resolve(m.Config, m.Service, m.Environ)
+	if err != nil {
+		return nil, err
+	}
+	return env.Environ(), nil
+}
+
+// launch starts the service and records it, unless a stop claimed it.
+func (m *monitor) launch(ctx context.Context) (*run, error) {
+	s := m.Service
+	env, err := m.env()
+	if err != nil {
+		return nil, err
+	}
+	token := newToken()
+	env = append(env, proc.TokenVar+"="+token, "DAEMONCTL_SERVICE="+s.Name)
+	r, w, err := newPipe()
+	if err != nil {
+		return nil, err
+	}
+	offset := m.logSize()
+	// The instance's token is recorded before it exists, so that if this
+	// process dies between the launch and the record, whatever it launched
+	// is still found (by its token) and cleaned up.
+	if reserved, err := m.reserve(ctx, token); err != nil || !reserved {
+		r.Close()
+		w.Close()
+		return nil, err
+	}
+	crashpoint.Here("monitor:claimed")
+	var id proc.Identity
+	// The service also holds the pipe's read end (as fd 3), so the pipe
+	// never loses its last reader: if this monitor dies, the service's
+	// writes still succeed (buffered in the pipe, blocking only once it
+	// is full) until a new supervisor takes the service over and drains it.
+	exited, err := m.Reaper.Launch(func() (int, error) {
+		id, err = m.spawn(proc.Spec{Argv: s.Command.Argv, Dir: s.Dir, Env: env, Stdout: w, Stderr: w, ExtraFiles: []*os.File{r}})
+		return id.PID, err
+	})
+	w.Close()
+	if err != nil {
+		r.Close()
+		return nil, err
+	}
+	crashpoint.Here("monitor:spawned")
+	run := &run{leader: id, token: token, env: env, began: time.Now(), exited: exited, known: true, pipe: r, output: pump(r, m.out), readyCh: make(chan error, 1)}
+	recorded, err := m.record(ctx, run, offset)
+	if err != nil || !recorded {
+		// A stop got here first, or the record cannot be written: what
+		// nobody can find must not run.
+		(proc.Tree{Leader: id, Token: token}).Stop(context.WithoutCancel(ctx), unix.SIGKILL, time.Second, time.Second)
+		<-exited
+		return nil, err
+	}
+	crashpoint.Here("monitor:recorded")
+	m.tell(Event{Kind: state.Launched, PID: id.PID})
+	go m.awaitReady(ctx, run, offset)
+	return run, nil
+}
+
+func (m *monitor) logSize() int64 {
+	if fi, err := os.Stat(m.Service.LogFile); err == nil {
+		return fi.Size()
+	}
+	return 0
+}
+
+// reserve records the token of the instance about to be launched, unless
+// a stop (or another start) claimed the service meanwhile.
+func (m *monitor) reserve(ctx context.Context, token string) (bool, error) {
+	boot, err := proc.BootID()
+	if err != nil {
+		return false, err
+	}
+	return m.store.Update(ctx, m.Service.Name, m.owns, func(r *state.Record) error { return r.Reserve(token, boot) })
+}
+
+// owns reports whether the record is this monitor's to write: it carries
+// this monitor's claim, and no stop has claimed it since.
+func (m *monitor) owns(r *state.Record) bool {
+	return !r.StopRequested() && r.Claim == m.Claim
+}
+
+// record writes the new instance into the state record and then the pid
+// file, unless a stop claimed the service meanwhile. In that order, so
+// that whoever reads a pid file naming this instance finds a record that
+// names it too (status reads them in the same order).
+func (m *monitor) record(ctx context.Context, r *run, offset int64) (bool, error) {
+	s := m.Service
+	l, err := m.store.Lock(context.WithoutCancel(ctx), s.Name)
+	if err != nil {
+		return false, err
+	}
+	defer l.Release()
+	rec, err := m.store.Read(s.Name)
+	if err != nil || rec == nil || !m.owns(rec) || rec.Token != r.token {
+		return false, err
+	}
+	if err := rec.Launch(r.leader, r.token, offset, s.PidFile, s.LogFile); err != nil {
+		return false, err
+	}
+	if err := m.store.Write(s.Name, rec); err != nil {
+		return false, err
+	}
+	return true, pidfile.WritePID(s.PidFile, r.leader.PID)
+}
+
+// awaitReady runs the readiness probe (or waits out the start grace) and
+// records the service ready.
+func (m *monitor) awaitReady(ctx context.Context, r *run, offset int64) {
+	s := m.Service
+	err := m.waitReady(ctx, r, offset)
+	if err == nil {
+		m.store.Update(ctx, s.Name, func(rec *state.Record) bool { return rec.Token == r.token && rec.Phase == state.PhaseStarting },
+			(*state.Record).MarkReady)
+	}
+	r.readyCh <- err
+}
+
+func (m *monitor) waitReady(ctx context.Context, r *run, offset int64) error {
+	s := m.Service
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	leaderGone := proc.WatchExit(ctx, r.leader)
+	if s.Ready == nil {
+		select {
+		case <-leaderGone:
+			return probe.ErrDied
+		case <-time.After(s.StartGrace.Std()):
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	p := probe.For(s.Ready, probe.Target{Dir: s.Dir, Env: r.env, LogFile: s.LogFile, LogOffset: offset, Reaper: m.Reaper})
+	return probe.Wait(ctx, p, s.Ready.Timeout.Std(), leaderGone)
+}
+
+// watch waits for the service's leader to exit, telling of its readiness
+// on the way, and ends what is left of its tree. It returns the exit, and
+// whether a stop (or the monitor's own end) explains it.
+func (m *monitor) watch(ctx context.Context, r *run) (proc.ExitStatus, bool) {
+	readyCh := r.readyCh
+	for {
+		select {
+		case err := <-readyCh:
+			readyCh = nil
+			if err == nil {
+				m.tell(Event{Kind: state.BecameReady, PID: r.leader.PID})
+				continue
+			}
+			if errors.Is(err, probe.ErrDied) || errors.Is(err, context.Canceled) {
+				continue // the exit explains itself
+			}
+			m.out.notef("%v; stopping it", err)
+			m.endTree(ctx, r)
+			exit := <-r.exited
+			m.store.Update(ctx, m.Service.Name, func(rec *state.Record) bool { return rec.Token == r.token }, func(rec *state.Record) error {
+				if err := rec.Exit(exit, nil); err != nil {
+					return err
+				}
+				return rec.GiveUp()
+			})
+			m.tell(Event{Kind: state.GaveUp, PID: r.leader.PID, Exit: &exit, Detail: err.Error() + "; stopped it"})
+			return exit, true
+		case exit := <-r.exited:
+			if !m.stopRequested() {
+				// A stop signals the tree itself; otherwise what the
+				// leader left behind is ended here.
+				m.endTree(ctx, r)
+			}
+			select {
+			case <-r.output:
+			case <-time.After(time.Second):
+			}
+			return exit, false
+		case <-ctx.Done():
+			// Told to go: a stop is under way, or an operator wants this
+			// monitor gone. Either way the service is not ours to end.
+			if m.stopRequested() {
+				exit := <-r.exited
+				m.store.Update(ctx, m.Service.Name, func(rec *state.Record) bool { return rec.Token == r.token }, func(rec *state.Record) error {
+					return rec.Exit(exit, nil)
+				})
+				m.tell(Event{Kind: state.Exited, PID: r.leader.PID, Exit: &exit, Detail: "stopped"})
+				return exit, true
+			}
+			r.detach()
+			m.out.notef("monitor leaving; %s (pid %d) keeps running, its output held in its pipe until a supervisor takes it over", m.Service.Name, r.leader.PID)
+			return proc.ExitStatus{}, true
+		}
+	}
+}
+
+// endTree stops whatever is left of the instance's tree once its leader
+// has exited (a JVM outliving its start.sh), so a restart cannot collide
+// with it.
+func (m *monitor) endTree(ctx context.Context, r *run) {
+	s := m.Service
+	(proc.Tree{Leader: r.leader, Token: r.token}).Stop(context.WithoutCancel(ctx), unix.Signal(s.StopSignal), s.StopTimeout.Std(), proc.KillWait)
+}
+
+func (m *monitor) restarts() int {
+	rec, err := m.store.Read(m.Service.Name)
+	if err != nil || rec == nil {
+		return 0
+	}
+	return rec.Restarts
+}
+
+func (m *monitor) stopRequested() bool {
+	rec, err := m.store.Read(m.Service.Name)
+	return err == nil && rec != nil && rec.StopRequested()
+}
+
+// afterExit records an exit and decides whether and when to restart.
+func (m *monitor) afterExit(ctx context.Context, r *run, exit proc.ExitStatus) (time.Duration, bool) {
+	s := m.Service
+	uptime := time.Since(r.began)
+	if !m.stopRequested() {
+		// Before the exit is recorded, so that a status showing it
+		// means the operator's hook has run.
+		env, _ := m.env()
+		runOnExit(ctx, m.Reaper, onExitTimeout, s, env, exit, m.restarts(), m.out)
+	}
+	var (
+		delay time.Duration
+		ev    = Event{Kind: state.Exited, PID: r.leader.PID, Exit: &exit}
+	)
+	m.store.Update(ctx, s.Name, func(rec *state.Record) bool { return rec.Token == r.token }, func(rec *state.Record) error {
+		if rec.StopRequested() {
+			return rec.Exit(exit, nil)
+		}
+		wasStarting := rec.Phase == state.PhaseStarting
+		if err := rec.Exit(exit, crashRecord(s.LogFile, s.Dir, exit, r.began)); err != nil {
+			return err
+		}
+		switch {
+		case m.first && wasStarting:
+			ev.Kind, ev.Detail = state.GaveUp, fmt.Sprintf("exited during start: %s", exit)
+			return rec.GiveUp()
+		case !ShouldRestart(string(s.Restart), exit.Code, r.known):
+			ev.Detail = fmt.Sprintf("exited (%s); restart policy %s: not restarting", exit, s.Restart)
+			return nil
+		}
+		if uptime < StableUptime || wasStarting {
+			rec.QuickDeaths++
+		} else {
+			rec.QuickDeaths = 1
+		}
+		if rec.QuickDeaths > s.RestartLimit {
+			ev.Kind, ev.Detail = state.GaveUp, fmt.Sprintf("exited (%s); %d quick deaths in a row, giving up", exit, rec.QuickDeaths)
+			return rec.GiveUp()
+		}
+		delay = RestartDelay(s.RestartDelay.Std(), rec.QuickDeaths)
+		ev.Kind = state.RestartScheduled
+		if err := rec.ScheduleRestart(delay); err != nil {
+			return err
+		}
+		ev.Detail = fmt.Sprintf("exited (%s); restarting in %s (restart %d)", exit, delay, rec.Restarts)
+		return nil
+	})
+	if ev.Detail != "" {
+		m.out.notef("%s %s", s.Name, ev.Detail)
+	}
+	m.tell(ev)
+	m.first = false
+	return delay, ev.Kind == state.RestartScheduled
+}
+
+// spawn launches the service, through daemonctl's privilege helper when it
+// runs as another user or with resource limits.
+func (m *monitor) spawn(spec proc.Spec) (proc.Identity, error) {
+	s := m.Service
+	if !privilege.Needed(s) {
+		return proc.Spawn(spec)
+	}
+	priv, err := privilege.Resolve(s)
+	if err != nil {
+		return proc.Identity{}, err
+	}
+	return priv.Spawn(spec)
+}
+
+func newToken() string {
+	b := make([]byte, 16)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}
