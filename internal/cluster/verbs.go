@@ -98,7 +98,7 @@ func (r *Runner) inLevels(ctx context.Context, verb string, args []string, level
 
 // levels groups names (with their dependencies when withDeps) by depth in
 // the dependency graph: level 0 depends on nothing in the set, level n on
-// something in level n-1. Only services some host runs are kept.
+// something in level n-1 (config.Levels).
 func (r *Runner) levels(names []string, withDeps bool) ([][]string, error) {
 	cfg := r.Config
 	selected, err := cfg.Select(names)
@@ -108,32 +108,13 @@ func (r *Runner) levels(names []string, withDeps bool) ([][]string, error) {
 	if withDeps {
 		selected = cfg.WithDependencies(selected)
 	}
-	in := map[string]bool{}
-	for _, s := range selected {
-		in[s.Name] = true
-	}
-	depth := map[string]int{}
-	var depthOf func(s *config.Service) int
-	depthOf = func(s *config.Service) int {
-		if d, ok := depth[s.Name]; ok {
-			return d
-		}
-		d := 0
-		for _, dep := range s.DependsOn {
-			if in[dep] {
-				d = max(d, depthOf(cfg.Services[dep])+1)
-			}
-		}
-		depth[s.Name] = d
-		return d
-	}
 	var levels [][]string
-	for _, s := range selected {
-		d := depthOf(s)
-		for len(levels) <= d {
-			levels = append(levels, nil)
+	for _, level := range config.Levels(selected) {
+		var group []string
+		for _, s := range level {
+			group = append(group, s.Name)
 		}
-		levels[d] = append(levels[d], s.Name)
+		levels = append(levels, group)
 	}
 	if _, _, err := r.Targets(names); err != nil {
 		return nil, err

@@ -115,3 +115,49 @@ func (c *Config) Dependents(name string) []string {
 	}
 	return out
 }
+
+// Levels groups set by depth in the dependency graph, counting only
+// dependencies inside set: level 0 depends on nothing in set, level n on
+// something in level n-1 (and nothing deeper). Each level keeps set's
+// order. Starting level by level, each once the one before is up, starts
+// every service after what it depends on; stopping goes the other way.
+func Levels(set []*Service) [][]*Service {
+	in := map[string]*Service{}
+	for _, s := range set {
+		in[s.Name] = s
+	}
+	depth := map[string]int{}
+	var depthOf func(s *Service) int
+	depthOf = func(s *Service) int {
+		if d, ok := depth[s.Name]; ok {
+			return d
+		}
+		d := 0
+		for _, dep := range s.DependsOn {
+			if t, ok := in[dep]; ok && dep != s.Name {
+				d = max(d, depthOf(t)+1)
+			}
+		}
+		depth[s.Name] = d
+		return d
+	}
+	var levels [][]*Service
+	for _, s := range set {
+		d := depthOf(s)
+		for len(levels) <= d {
+			levels = append(levels, nil)
+		}
+		levels[d] = append(levels[d], s)
+	}
+	return levels
+}
+
+// TopoOrder is set with every service after what it depends on: the
+// levels of Levels, one after the other.
+func TopoOrder(set []*Service) []*Service {
+	var out []*Service
+	for _, level := range Levels(set) {
+		out = append(out, level...)
+	}
+	return out
+}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 	"sync"
 
@@ -101,27 +100,3 @@ func dependencies(s *config.Service) []string { return s.DependsOn }
 
 // dependents is the waitFor of stop: a service waits for what depends on it.
 func (m *Manager) dependents(s *config.Service) []string { return m.cfg.Dependents(s.Name) }
-
-// topoOrder returns set sorted so that every service comes after what it
-// depends on, keeping file order otherwise.
-func topoOrder(set []*config.Service) []*config.Service {
-	in := map[string]bool{}
-	for _, s := range set {
-		in[s.Name] = true
-	}
-	placed := map[string]bool{}
-	var out []*config.Service
-	for len(out) < len(set) {
-		for _, s := range set {
-			if placed[s.Name] {
-				continue
-			}
-			ready := !slices.ContainsFunc(s.DependsOn, func(d string) bool { return in[d] && !placed[d] })
-			if ready {
-				placed[s.Name] = true
-				out = append(out, s)
-			}
-		}
-	}
-	return out
-}

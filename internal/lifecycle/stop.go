@@ -144,7 +144,7 @@ func (m *Manager) Restart(ctx context.Context, names []string, rolling bool) err
 		}
 		return m.Start(ctx, names)
 	}
-	for _, s := range topoOrder(services) {
+	for _, s := range config.TopoOrder(services) {
 		if err := m.stopOne(ctx, s, StopOptions{}); err != nil {
 			return err
 		}

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/daemonctl/daemonctl/internal/backoff"
 )
 
 // A Handle is an open reference to one process, verified against its
@@ -142,16 +144,9 @@ func (h *Handle) wait(ctx context.Context) error {
 // pollWait is the fallback without a pollable pidfd: look every few
 // milliseconds.
 func (h *Handle) pollWait(ctx context.Context) error {
-	backoff := time.Millisecond
-	for !h.Exited() {
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(backoff):
-		}
-		backoff = min(backoff*2, 20*time.Millisecond)
-	}
-	return nil
+	return backoff.Until(ctx, backoff.Policy{Initial: time.Millisecond, Max: 20 * time.Millisecond}, func() (bool, error) {
+		return h.Exited(), nil
+	})
 }
 
 // WaitAll blocks until every process has exited or ctx is done; it returns

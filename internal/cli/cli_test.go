@@ -1,0 +1,58 @@
+package cli
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// run runs daemonctl's CLI in this process on a config of yaml.
+func run(t *testing.T, yaml string, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "daemonctl.yaml")
+	if err := os.WriteFile(path, []byte(yaml), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var out, errOut bytes.Buffer
+	code = Main(append([]string{"--config", path}, args...), IO{In: strings.NewReader(""), Out: &out, Err: &errOut, Environ: []string{"PATH=/usr/bin:/bin"}})
+	return code, out.String(), errOut.String()
+}
+
+func TestExitCodes(t *testing.T) {
+	const ok = "services:\n  web:\n    command: [sleep, \"60\"]\n"
+	tests := []struct {
+		name string
+		yaml string
+		args []string
+		code int
+		want string // in stdout or stderr
+	}{
+		{"a config error names file, line and key", "services:\n  web:\n    comand: [x]\n", []string{"check"}, 2, `daemonctl.yaml:3:5: services.web: unknown key "comand"`},
+		{"an unknown service", ok, []string{"status", "nosuch"}, 4, `unknown service "nosuch"`},
+		{"a service never started", ok, []string{"status"}, 3, "web      STOPPED"},
+		{"a stop of what does not run", ok, []string{"stop", "web"}, 0, "web is not running"},
+		{"a missing env file", "env_file: env.sh\nservices:\n  web: {command: \"true\"}\n", []string{"start"}, 2, "env.sh"},
+		{"status as JSON", ok, []string{"status", "--json"}, 3, `"state": "stopped"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, stdout, stderr := run(t, tt.yaml, tt.args...)
+			if code != tt.code || !strings.Contains(stdout+stderr, tt.want) {
+				t.Errorf("exit %d, want %d, with %q in:\n%s%s", code, tt.code, tt.want, stdout, stderr)
+			}
+		})
+	}
+}
+
+func TestMaskSecret(t *testing.T) {
+	for key, masked := range map[string]bool{
+		"SPRING_DATASOURCE_PASSWORD": true, "DB_PASSWD": true, "API_KEY": true, "GITHUB_TOKEN": true,
+		"JAVA_OPTS": false, "SPRING_DATASOURCE_USERNAME": false,
+	} {
+		if got := maskSecret(key, "v") != "v"; got != masked {
+			t.Errorf("maskSecret(%s) masks: %v, want %v", key, got, masked)
+		}
+	}
+}

@@ -1,0 +1,140 @@
+package pidfile
+
+import (
+	"context"
+	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+func TestPIDFile(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "web.pid")
+	if _, err := ReadPID(path); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("missing pid file: %v", err)
+	}
+	if err := WritePID(path, 4242); err != nil {
+		t.Fatal(err)
+	}
+	if pid, err := ReadPID(path); pid != 4242 || err != nil {
+		t.Fatalf("ReadPID = %d, %v", pid, err)
+	}
+	// Pid files other tools wrote: a trailing line, spaces.
+	os.WriteFile(path, []byte(" 77 \nsomething else\n"), 0o644)
+	if pid, err := ReadPID(path); pid != 77 || err != nil {
+		t.Fatalf("ReadPID of another tool's file = %d, %v", pid, err)
+	}
+	for _, bad := range []string{"garbage\n", "-3\n", "0\n"} {
+		os.WriteFile(path, []byte(bad), 0o644)
+		if _, err := ReadPID(path); !errors.Is(err, ErrCorrupt) {
+			t.Errorf("ReadPID of %q: %v, want ErrCorrupt", bad, err)
+		}
+	}
+	os.WriteFile(path, nil, 0o644)
+	if _, err := ReadPID(path); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("an empty pid file (a crash's only leftover) reads as %v, want no file", err)
+	}
+	WritePID(path, 10)
+	RemovePIDIf(path, 11)
+	if _, err := os.Stat(path); err != nil {
+		t.Fatal("RemovePIDIf removed a pid file naming another pid")
+	}
+	RemovePIDIf(path, 10)
+	if _, err := os.Stat(path); !os.IsNotExist(err) {
+		t.Fatal("RemovePIDIf left the pid file naming its pid")
+	}
+}
+
+func TestLinksAreNeverFollowed(t *testing.T) {
+	dir := t.TempDir()
+	target := filepath.Join(dir, "target")
+	os.WriteFile(target, []byte("precious\n"), 0o600)
+	link := filepath.Join(dir, "web.pid")
+	os.Symlink(target, link)
+	if _, err := ReadPID(link); err == nil || !strings.Contains(err.Error(), "symbolic link") {
+		t.Errorf("ReadPID through a link: %v", err)
+	}
+	if err := WritePID(link, 5); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(target); string(b) != "precious\n" {
+		t.Errorf("WritePID wrote through a link: target now %q", b)
+	}
+	if fi, _ := os.Lstat(link); fi.Mode()&os.ModeSymlink != 0 {
+		t.Error("the link is still there: the write did not replace it")
+	}
+	fifo := filepath.Join(dir, "fifo")
+	if err := unix.Mkfifo(fifo, 0o600); err == nil {
+		if _, err := ReadNoFollow(fifo); err == nil {
+			t.Error("ReadNoFollow read a FIFO")
+		}
+	}
+	os.Symlink(target, filepath.Join(dir, "web.lock"))
+	if _, err := Acquire(context.Background(), filepath.Join(dir, "web.lock")); err == nil {
+		t.Error("a lock through a link was taken")
+	}
+}
+
+func TestWriteAtomicLeavesNoTemporaryFile(t *testing.T) {
+	dir := t.TempDir()
+	for i := range 3 {
+		if err := WriteAtomic(filepath.Join(dir, "rec"), []byte{byte('a' + i)}, 0o640); err != nil {
+			t.Fatal(err)
+		}
+	}
+	entries, _ := os.ReadDir(dir)
+	if len(entries) != 1 {
+		t.Fatalf("dir holds %d entries, want the record alone", len(entries))
+	}
+	fi, _ := os.Stat(filepath.Join(dir, "rec"))
+	if fi.Mode().Perm() != 0o640 {
+		t.Errorf("mode %v, want 0640", fi.Mode().Perm())
+	}
+}
+
+func TestLock(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "web.lock")
+	if Held(path) {
+		t.Fatal("a lock file that does not exist is held")
+	}
+	l, err := TryLock(path)
+	if err != nil || l == nil {
+		t.Fatalf("TryLock = %v, %v", l, err)
+	}
+	if !Held(path) {
+		t.Error("Held says no while held")
+	}
+	if l2, err := TryLock(path); l2 != nil || err != nil {
+		t.Errorf("a second TryLock = %v, %v; want nil, nil", l2, err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Millisecond)
+	defer cancel()
+	if _, err := Acquire(ctx, path); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("Acquire of a held lock: %v", err)
+	}
+	got := make(chan error, 1)
+	go func() {
+		l3, err := Acquire(context.Background(), path)
+		l3.Release()
+		got <- err
+	}()
+	time.Sleep(5 * time.Millisecond)
+	l.Release()
+	select {
+	case err := <-got:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Acquire did not get the lock once it was released")
+	}
+	if Held(path) {
+		t.Error("held after every holder released it")
+	}
+}

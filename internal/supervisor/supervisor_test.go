@@ -1,0 +1,136 @@
+package supervisor
+
+import (
+	"context"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/daemonctl/daemonctl/internal/config"
+	"github.com/daemonctl/daemonctl/internal/proc"
+	"github.com/daemonctl/daemonctl/internal/state"
+)
+
+// serve runs a supervisor in this process for a config of one service,
+// and returns a client of it.
+func serve(t *testing.T) (*Client, *config.Config) {
+	t.Helper()
+	dir := t.TempDir()
+	yaml := "services:\n  web:\n    command: [sleep, \"60\"]\n    start_grace: 50ms\n"
+	path := filepath.Join(dir, "daemonctl.yaml")
+	if err := os.WriteFile(path, []byte(yaml), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.MkdirAll(cfg.LogDir, 0o755) // as start's pre-flight does
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- Serve(ctx, func() (*config.Config, error) { return config.Load(path) }) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Serve: %v", err)
+		}
+	})
+	// The supervisor is already starting: the client waits for it.
+	return &Client{RunDir: cfg.RunDir, Spawn: func() error { return nil }}, cfg
+}
+
+// A start as package lifecycle makes it: the request, the record naming
+// the claim, then the report of the first launch.
+func TestStartRequestLaunchesAndReports(t *testing.T) {
+	c, cfg := serve(t)
+	store := state.Store{Dir: cfg.RunDir}
+	s := cfg.Services["web"]
+	// The caller holds the service's lock until the record names the
+	// request's claim: the monitor waits for it before launching.
+	l, err := store.Lock(context.Background(), "web")
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, err := c.Send(OpStart, "web", []string{"PATH=" + os.Getenv("PATH")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer req.Close()
+	if req.Supervisor.PID != os.Getpid() {
+		t.Fatalf("accepted by pid %d, want this process", req.Supervisor.PID)
+	}
+	rec, err := state.RequestStart(nil, state.Start{Service: "web", Supervisor: req.Supervisor, Claim: req.Claim, PidFile: s.PidFile, LogFile: s.LogFile})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := store.Write("web", rec); err != nil {
+		t.Fatal(err)
+	}
+	l.Release()
+	kind, detail, err := req.Next()
+	if err != nil || kind != AnswerLaunched {
+		t.Fatalf("first report %q %q %v, want launched", kind, detail, err)
+	}
+	pid, _ := strconv.Atoi(detail)
+	if kind, _, err := req.Next(); err != nil || kind != AnswerReady {
+		t.Fatalf("second report %q %v, want ready", kind, err)
+	}
+	o := store.Observe("web", s.PidFile)
+	if got, _ := o.Classify(); got != state.Running || o.Record.Leader.PID != pid {
+		t.Fatalf("after ready: %s, leader %d, want running %d", got, o.Record.Leader.PID, pid)
+	}
+	if info, err := proc.Inspect(pid); err != nil || info.PPID != os.Getpid() {
+		t.Fatalf("the service's parent is not the supervisor: %+v %v", info, err)
+	}
+
+	// A stop as lifecycle does it: recorded, tree ended, monitor released.
+	store.Update(context.Background(), "web", func(*state.Record) bool { return true }, (*state.Record).RequestStop)
+	if _, err := o.Record.Tree().Stop(context.Background(), unix.SIGTERM, 5*time.Second, time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Release("web"); err != nil {
+		t.Fatal(err)
+	}
+	st, err := c.Stats()
+	if err != nil || st.Monitors != 0 {
+		t.Fatalf("after release: %+v %v, want no monitor", st, err)
+	}
+	rec, _ = store.Read("web")
+	if rec.LastExit == nil || rec.LastExit.Signal != "TERM" {
+		t.Fatalf("the monitor did not record the exit: %+v", rec.LastExit)
+	}
+}
+
+func TestBadRequestsAreRefused(t *testing.T) {
+	c, _ := serve(t)
+	if _, err := c.Send(OpStart, "nosuch", nil); err == nil || !strings.Contains(err.Error(), `unknown service "nosuch"`) {
+		t.Fatalf("start of an unknown service: %v", err)
+	}
+	conn, err := c.dial()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	writeRequest(conn, request{Op: "reboot"})
+	line := make([]byte, 200)
+	n, _ := conn.Read(line)
+	if got := string(line[:n]); !strings.HasPrefix(got, `error unknown request "reboot"`) {
+		t.Fatalf("unknown op answered %q", got)
+	}
+	raw, err := net.Dial("unix", SocketName(c.RunDir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	raw.Write([]byte("not json\n"))
+	n, _ = raw.Read(line)
+	if got := string(line[:n]); !strings.HasPrefix(got, "error bad request") {
+		t.Fatalf("garbage answered %q", got)
+	}
+}
