@@ -42,6 +42,7 @@ func TestScripts(t *testing.T) {
 		Dir:                 "testdata/script",
 		RequireExplicitExec: true,
 		Setup:               setup,
+		Condition:           scriptCondition,
 		Cmds: map[string]func(*testscript.TestScript, bool, []string){
 			"spawn":        cmdSpawn,
 			"alive":        cmdAlive,
@@ -74,11 +75,35 @@ func setup(env *testscript.Env) error {
 		}
 		env.Setenv(fmt.Sprintf("PORT%d", i), strconv.Itoa(port))
 	}
-	if _, err := exec.LookPath("redis-server"); err == nil {
-		env.Setenv("HAVE_REDIS", "1")
-	}
 	env.Defer(func() { killTagged(tag) })
 	return nil
+}
+
+// scriptCondition answers the conditions a scenario puts before what it
+// needs, as Go's own cmd/go scripts do (scriptconds_test.go), so that a
+// machine without the tool skips with the reason instead of failing.
+// testscript itself answers [exec:PROGRAM]. CI installs everything, and
+// fails if anything was skipped there (scripts/testreport).
+func scriptCondition(cond string) (bool, error) {
+	switch cond {
+	case "root":
+		return os.Geteuid() == 0, nil
+	case "zookeeper":
+		_, err := os.Stat("/usr/share/zookeeper/bin/zkServer.sh")
+		return err == nil, nil
+	case "jdk":
+		// The source-file launcher (java Foo.java) needs the compiler.
+		out, err := exec.Command("java", "--list-modules").Output()
+		return err == nil && bytes.Contains(out, []byte("jdk.compiler")), nil
+	case "netns":
+		for _, tool := range []string{"ip", "ssh", "ssh-keygen", "/usr/sbin/sshd"} {
+			if _, err := exec.LookPath(tool); err != nil {
+				return false, nil
+			}
+		}
+		return os.Geteuid() == 0, nil
+	}
+	return false, fmt.Errorf("unknown condition %q", cond)
 }
 
 func randomHex() string {

@@ -179,3 +179,18 @@ func WatchExit(ctx context.Context, id Identity) <-chan struct{} {
 	}()
 	return exited
 }
+
+// WaitGone waits until the process that now has pid exits (at once if
+// none does), or ctx ends.
+func WaitGone(ctx context.Context, pid int) error {
+	info, err := Inspect(pid)
+	if err != nil || info.Zombie {
+		return nil
+	}
+	select {
+	case <-WatchExit(ctx, info.Identity):
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}

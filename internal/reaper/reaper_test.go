@@ -2,7 +2,6 @@ package reaper
 
 import (
 	"context"
-	"os"
 	"os/exec"
 	"strings"
 	"sync"
@@ -10,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/daemonctl/daemonctl/internal/pidfile"
 	"github.com/daemonctl/daemonctl/internal/proc"
 )
 
@@ -188,26 +188,18 @@ func TestRunDoesNotWaitForBackgroundChild(t *testing.T) {
 	assertGone(t, marker)
 }
 
+// assertGone fails unless the process named in pidFile has exited, or
+// does within 5s.
 func assertGone(t *testing.T, pidFile string) {
 	t.Helper()
-	b, err := os.ReadFile(pidFile)
+	pid, err := pidfile.ReadPID(pidFile)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var pid int
-	for _, c := range strings.TrimSpace(string(b)) {
-		pid = pid*10 + int(c-'0')
-	}
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		info, err := proc.Inspect(pid)
-		if err != nil || info.Zombie {
-			return
-		}
-		if time.Now().After(deadline) {
-			syscall.Kill(pid, syscall.SIGKILL)
-			t.Fatalf("background child %d outlived its hook", pid)
-		}
-		time.Sleep(10 * time.Millisecond)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if proc.WaitGone(ctx, pid) != nil {
+		syscall.Kill(pid, syscall.SIGKILL)
+		t.Fatalf("background child %d outlived its command", pid)
 	}
 }
