@@ -58,6 +58,11 @@ func TestScripts(t *testing.T) {
 			"remount":      cmdRemount,
 			"hosts":        cmdHosts,
 			"exits":        cmdExits,
+			"tmpuser":      cmdTmpUser,
+			"spawnas":      cmdSpawnAs,
+			"chownuser":    cmdChownUser,
+			"forgerecord":  cmdForgeRecord,
+			"oldsocket":    cmdOldSocket,
 		},
 	})
 }
@@ -95,6 +100,9 @@ func scriptCondition(cond string) (bool, error) {
 		// The source-file launcher (java Foo.java) needs the compiler.
 		out, err := exec.Command("java", "--list-modules").Output()
 		return err == nil && bytes.Contains(out, []byte("jdk.compiler")), nil
+	case "useradd":
+		_, err := exec.LookPath("useradd")
+		return err == nil && os.Geteuid() == 0, nil
 	case "netns":
 		for _, tool := range []string{"ip", "ssh", "ssh-keygen", "/usr/sbin/sshd"} {
 			if _, err := exec.LookPath(tool); err != nil {

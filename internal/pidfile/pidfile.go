@@ -16,6 +16,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 
 	"golang.org/x/sys/unix"
 )
@@ -55,7 +56,10 @@ func WriteAtomic(path string, data []byte, perm os.FileMode) error {
 }
 
 // ReadNoFollow reads a small file, refusing a symbolic link at path.
-func ReadNoFollow(path string) ([]byte, error) {
+func ReadNoFollow(path string) ([]byte, error) { return readNoFollow(path, nil) }
+
+// readNoFollow is ReadNoFollow, also telling the file's owner.
+func readNoFollow(path string, owner *uint32) ([]byte, error) {
 	f, err := os.OpenFile(path, os.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK, 0)
 	if err != nil {
 		if errors.Is(err, unix.ELOOP) {
@@ -71,7 +75,24 @@ func ReadNoFollow(path string) ([]byte, error) {
 	if !fi.Mode().IsRegular() {
 		return nil, fmt.Errorf("%s is not a regular file: refused", path)
 	}
+	if owner != nil {
+		*owner = fi.Sys().(*syscall.Stat_t).Uid
+	}
 	return io.ReadAll(io.LimitReader(f, 1<<20))
+}
+
+// ReadTrusted is ReadNoFollow for a file that decides what daemonctl
+// signals: one owned by anybody but this user or root is refused.
+func ReadTrusted(path string) ([]byte, error) {
+	var owner uint32
+	b, err := readNoFollow(path, &owner)
+	if err != nil {
+		return nil, err
+	}
+	if owner != 0 && int(owner) != os.Geteuid() {
+		return nil, fmt.Errorf("%s belongs to uid %d, not to uid %d or root: refused", path, owner, os.Geteuid())
+	}
+	return b, nil
 }
 
 // WritePID writes pid to the pid file at path.

@@ -75,9 +75,11 @@ func (r *Record) Tree() proc.Tree { return proc.Tree{Leader: r.Leader, Token: r.
 func (r *Record) SupervisorAlive() bool { return r.Supervisor != nil && r.Supervisor.Alive() }
 
 // ReadRecord reads the record at path. A missing or empty record returns
-// (nil, nil); one that cannot be parsed returns pidfile.ErrCorrupt.
+// (nil, nil); one that cannot be parsed returns pidfile.ErrCorrupt. A
+// record another user wrote is refused: it could name any process, and
+// stop would signal it.
 func ReadRecord(path string) (*Record, error) {
-	b, err := pidfile.ReadNoFollow(path)
+	b, err := pidfile.ReadTrusted(path)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, nil
 	}

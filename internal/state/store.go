@@ -36,9 +36,10 @@ func (s Store) Lock(ctx context.Context, name string) (*pidfile.Lock, error) {
 func (s Store) Locked(name string) bool { return pidfile.Held(s.LockPath(name)) }
 
 // CheckDirSafe refuses a directory where another user could plant or
-// swap the files daemonctl trusts: one owned by another user (root
-// aside), or writable by others without the sticky bit (chmod(1) +t,
-// which stops them renaming or deleting files they do not own).
+// swap the files daemonctl trusts (records, locks, the supervisor's
+// socket): one owned by another user (root aside), or one others may
+// create names in, sticky or not: in a sticky /tmp-like directory a user
+// still plants a record or a socket under a name nobody has taken yet.
 func CheckDirSafe(dir string) error {
 	var st unix.Stat_t
 	if err := unix.Stat(dir, &st); err != nil {
@@ -47,8 +48,8 @@ func CheckDirSafe(dir string) error {
 	if st.Uid != 0 && int(st.Uid) != os.Geteuid() {
 		return fmt.Errorf("run_dir %s belongs to uid %d, not to us: refused", dir, st.Uid)
 	}
-	if st.Mode&0o022 != 0 && st.Mode&unix.S_ISVTX == 0 {
-		return fmt.Errorf("run_dir %s is writable by other users and not sticky: refused (chmod o-w,g-w or +t)", dir)
+	if st.Mode&0o022 != 0 {
+		return fmt.Errorf("run_dir %s is writable by other users (mode %04o): refused (chmod go-w)", dir, st.Mode&0o7777)
 	}
 	return nil
 }

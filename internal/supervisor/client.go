@@ -25,20 +25,30 @@ const SpawnTimeout = 10 * time.Second
 
 // dial connects to the supervisor, starting one if none answers.
 func (c *Client) dial() (net.Conn, error) {
-	if conn, err := net.Dial("unix", SocketName(c.RunDir)); err == nil {
+	conn, err := dial(c.RunDir)
+	var peerErr *PeerError
+	switch {
+	case err == nil:
 		return conn, nil
+	case errors.As(err, &peerErr):
+		return nil, err
 	}
 	if err := c.Spawn(); err != nil {
 		return nil, fmt.Errorf("start supervisor: %w", err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), SpawnTimeout)
 	defer cancel()
-	var conn net.Conn
 	var lastErr error
-	err := backoff.Until(ctx, backoff.Policy{Initial: time.Millisecond, Max: 50 * time.Millisecond}, func() (bool, error) {
-		conn, lastErr = net.Dial("unix", SocketName(c.RunDir))
+	err = backoff.Until(ctx, backoff.Policy{Initial: time.Millisecond, Max: 50 * time.Millisecond}, func() (bool, error) {
+		conn, lastErr = dial(c.RunDir)
+		if errors.As(lastErr, &peerErr) {
+			return false, lastErr
+		}
 		return lastErr == nil, nil
 	})
+	if errors.As(err, &peerErr) {
+		return nil, err
+	}
 	if err != nil {
 		return nil, fmt.Errorf("supervisor did not answer within %s: %w", SpawnTimeout, lastErr)
 	}
@@ -127,7 +137,11 @@ func (c *Client) Release(name string) error {
 // line, handing DETAIL to answer. With no supervisor running there is
 // nobody to ask, and nothing to do.
 func (c *Client) ask(req request, answer func(detail string) error) error {
-	conn, err := net.Dial("unix", SocketName(c.RunDir))
+	conn, err := dial(c.RunDir)
+	var peerErr *PeerError
+	if errors.As(err, &peerErr) {
+		return err
+	}
 	if err != nil {
 		return nil
 	}

@@ -1,11 +1,15 @@
 package supervisor
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io/fs"
 	"net"
+	"os"
+	"path/filepath"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/daemonctl/daemonctl/internal/proc"
 )
@@ -13,12 +17,103 @@ import (
 // The supervisor speaks one JSON request line per connection; it answers
 // with lines "KIND DETAIL".
 
-// SocketName is the abstract unix socket (no file, so nothing stale is
-// ever left) of the supervisor of runDir.
-func SocketName(runDir string) string {
-	sum := sha256.Sum256([]byte(runDir))
-	return "@daemonctl-" + hex.EncodeToString(sum[:12])
+// SocketFile is the supervisor's socket, in run_dir. Only run_dir's owner
+// can create a name there (state.CheckDirSafe refuses any other run_dir),
+// so no other user can stand in for the supervisor, as anybody could on an
+// abstract socket; the socket is 0600, and each side checks the other's
+// credentials (peerUID) all the same.
+const SocketFile = "supervisor.sock"
+
+// withSocketAddr calls fn with an address of runDir's socket that fits in
+// sun_path (108 bytes, unix(7)) however long runDir is: past that,
+// /proc/self/fd/N/supervisor.sock, through an O_PATH descriptor of runDir.
+func withSocketAddr(runDir string, fn func(addr string) error) error {
+	path := filepath.Join(runDir, SocketFile)
+	if len(path) < 100 {
+		return fn(path)
+	}
+	fd, err := unix.Open(runDir, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("run_dir: %w", err)
+	}
+	defer unix.Close(fd)
+	return fn(fmt.Sprintf("/proc/self/fd/%d/%s", fd, SocketFile))
 }
+
+// dial connects to the supervisor of runDir and checks that it runs as
+// this user (or root): a socket somebody else serves is refused, never
+// talked to.
+func dial(runDir string) (*net.UnixConn, error) {
+	var conn *net.UnixConn
+	err := withSocketAddr(runDir, func(addr string) error {
+		c, err := net.DialUnix("unix", nil, &net.UnixAddr{Name: addr, Net: "unix"})
+		conn = c
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	if uid, err := peerUID(conn); err != nil || !trusted(uid) {
+		conn.Close()
+		if err == nil {
+			err = fmt.Errorf("supervisor socket %s is served by uid %d, not by uid %d or root: refused", filepath.Join(runDir, SocketFile), uid, os.Geteuid())
+		}
+		return nil, &PeerError{Err: err}
+	}
+	return conn, nil
+}
+
+// PeerError is a supervisor socket served by a process that may not be
+// trusted with the request: nothing was sent.
+type PeerError struct{ Err error }
+
+func (e *PeerError) Error() string { return e.Err.Error() }
+func (e *PeerError) Unwrap() error { return e.Err }
+
+// listen binds runDir's socket, replacing a stale one: the caller holds
+// the supervisor lock, so no live supervisor serves it.
+func listen(runDir string) (*net.UnixListener, error) {
+	path := filepath.Join(runDir, SocketFile)
+	if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, err
+	}
+	var ln *net.UnixListener
+	err := withSocketAddr(runDir, func(addr string) error {
+		l, err := net.ListenUnix("unix", &net.UnixAddr{Name: addr, Net: "unix"})
+		ln = l
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	// The address may name a descriptor closed by now: the path is
+	// unlinked by the supervisor itself, under its lock.
+	ln.SetUnlinkOnClose(false)
+	if err := os.Chmod(path, 0o600); err != nil {
+		ln.Close()
+		return nil, err
+	}
+	return ln, nil
+}
+
+// peerUID is the uid of the process at the other end of c (SO_PEERCRED,
+// unix(7)).
+func peerUID(c *net.UnixConn) (int, error) {
+	raw, err := c.SyscallConn()
+	if err != nil {
+		return 0, err
+	}
+	var cred *unix.Ucred
+	var credErr error
+	raw.Control(func(fd uintptr) { cred, credErr = unix.GetsockoptUcred(int(fd), unix.SOL_SOCKET, unix.SO_PEERCRED) })
+	if credErr != nil {
+		return 0, credErr
+	}
+	return int(cred.Uid), nil
+}
+
+// trusted reports whether uid may be the other end: this user or root.
+func trusted(uid int) bool { return uid == 0 || uid == os.Geteuid() }
 
 // Op is what a request asks of the supervisor.
 type Op string

@@ -71,15 +71,19 @@ func Serve(ctx context.Context, load func() (*config.Config, error)) error {
 	if err := os.MkdirAll(cfg.RunDir, 0o755); err != nil {
 		return err
 	}
+	if err := state.CheckDirSafe(cfg.RunDir); err != nil {
+		return err
+	}
 	lock, err := pidfile.TryLock(filepath.Join(cfg.RunDir, "supervisor.lock"))
 	if err != nil || lock == nil {
 		return err // nil lock: another supervisor holds it
 	}
 	defer lock.Release()
-	ln, err := net.Listen("unix", SocketName(cfg.RunDir))
+	ln, err := listen(cfg.RunDir)
 	if err != nil {
 		return fmt.Errorf("supervisor socket: %w", err)
 	}
+	defer os.Remove(filepath.Join(cfg.RunDir, SocketFile))
 	defer ln.Close()
 	rp, err := reaper.Start()
 	if err != nil {
@@ -367,21 +371,14 @@ func (sv *supervisor) stats() Stats {
 	return Stats{PID: os.Getpid(), Monitors: monitors, Goroutines: runtime.NumGoroutine(), HeapAlloc: ms.HeapAlloc}
 }
 
-// checkPeer lets only the supervisor's own user, or root, give it orders:
-// an abstract socket has no file permissions to do it.
+// checkPeer lets only the supervisor's own user, or root, give it orders.
 func checkPeer(c *net.UnixConn) error {
-	raw, err := c.SyscallConn()
+	uid, err := peerUID(c)
 	if err != nil {
 		return err
 	}
-	var cred *unix.Ucred
-	var credErr error
-	raw.Control(func(fd uintptr) { cred, credErr = unix.GetsockoptUcred(int(fd), unix.SOL_SOCKET, unix.SO_PEERCRED) })
-	if credErr != nil {
-		return credErr
-	}
-	if cred.Uid != 0 && int(cred.Uid) != os.Getuid() {
-		return fmt.Errorf("uid %d may not use this supervisor", cred.Uid)
+	if !trusted(uid) {
+		return fmt.Errorf("uid %d may not use this supervisor", uid)
 	}
 	return nil
 }

@@ -2,7 +2,6 @@ package supervisor
 
 import (
 	"context"
-	"net"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -123,7 +122,7 @@ func TestBadRequestsAreRefused(t *testing.T) {
 	if got := string(line[:n]); !strings.HasPrefix(got, `error unknown request "reboot"`) {
 		t.Fatalf("unknown op answered %q", got)
 	}
-	raw, err := net.Dial("unix", SocketName(c.RunDir))
+	raw, err := dial(c.RunDir)
 	if err != nil {
 		t.Fatal(err)
 	}
