@@ -148,7 +148,8 @@ func (r *Runner) sshArgv(h *config.Host, args []string) []string {
 	if h.User != "" {
 		argv = append(argv, "-l", h.User)
 	}
-	return append(argv, h.Address, "--", remoteCommand(h, args))
+	// Options end before the destination: an address is never an option.
+	return append(argv, "--", h.Address, remoteCommand(h, args))
 }
 
 // remoteCommand is the shell command run on h: ssh hands the remote

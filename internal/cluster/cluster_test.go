@@ -78,7 +78,7 @@ func TestRemoteCommand(t *testing.T) {
 	}
 	r := runner(t)
 	argv := r.sshArgv(r.Config.Hosts["n2"], []string{"status"})
-	want := []string{"-o", "BatchMode=yes", "-o", "ConnectTimeout=10", "-p", "2222", "-l", "ds", "n2", "--", "exec daemonctl --config daemonctl.yaml status"}
+	want := []string{"-o", "BatchMode=yes", "-o", "ConnectTimeout=10", "-p", "2222", "-l", "ds", "--", "n2", "exec daemonctl --config daemonctl.yaml status"}
 	if !reflect.DeepEqual(argv, want) {
 		t.Errorf("ssh argv = %q, want %q", argv, want)
 	}

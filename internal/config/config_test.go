@@ -11,6 +11,10 @@ func TestParseErrors(t *testing.T) {
 	tests := []struct {
 		name, src, want string
 	}{
+		{"ssh option as address", "services:\n  web: {command: [x]}\nhosts:\n  h1:\n    address: -oProxyCommand=touch /tmp/pwned\n",
+			`c.yaml:5:5: hosts.h1: address "-oProxyCommand=touch /tmp/pwned" starts with "-", which ssh would take for an option: refused`},
+		{"ssh option as user", "services:\n  web: {command: [x]}\nhosts:\n  h1:\n    user: -oProxyCommand=x\n",
+			`c.yaml:5:5: hosts.h1: user "-oProxyCommand=x" starts with "-", which ssh would take for an option: refused`},
 		{"unknown key", "services:\n  web:\n    comand: [x]\n",
 			`c.yaml:3:5: services.web: unknown key "comand" (did you mean "command"?)`},
 		{"unknown top key", "servics:\n  web: {command: [x]}\n",

@@ -254,6 +254,14 @@ func (v *validator) check(c *Config) {
 	}
 	for _, name := range c.HostOrder {
 		h := c.Hosts[name]
+		// ssh(1) would read a leading "-" as an option (-oProxyCommand=
+		// runs a command here); install_env.sh, where init reads hosts
+		// from, may be writable by the deploy user.
+		for key, value := range map[string]string{"address": h.Address, "user": h.User} {
+			if strings.HasPrefix(value, "-") {
+				v.fail([]string{"hosts", name, key}, "%s %q starts with \"-\", which ssh would take for an option: refused", key, value)
+			}
+		}
 		for i, s := range h.Services {
 			if _, ok := c.Services[s]; !ok {
 				v.fail([]string{"hosts", name, fmt.Sprintf("services[%d]", i)}, "unknown service %q", s)
