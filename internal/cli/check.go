@@ -3,7 +3,6 @@ package cli
 import (
 	"fmt"
 	"io"
-	"regexp"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -28,16 +27,6 @@ func newCheckCmd(f *Factory) *cobra.Command {
 	}
 }
 
-var secretKey = regexp.MustCompile(`(?i)(pass(word|wd)?|secret|token|credential|private|api_?key|access_?key)`)
-
-// maskSecret hides the value of variables whose names look like secrets.
-func maskSecret(key, value string) string {
-	if value != "" && secretKey.MatchString(key) {
-		return "********"
-	}
-	return value
-}
-
 func printResolved(w io.Writer, m *lifecycle.Manager, caller *envfile.Env) error {
 	cfg := m.Config()
 	fmt.Fprintf(w, "config: %s\nrun_dir: %s\nlog_dir: %s\n", cfg.Path, cfg.RunDir, cfg.LogDir)
@@ -53,12 +42,13 @@ func printResolved(w io.Writer, m *lifecycle.Manager, caller *envfile.Env) error
 		}
 		printService(w, s)
 		fmt.Fprintln(w, "    env:  # set by the config and its env files")
+		mask := envfile.NewMasker(env)
 		for _, k := range env.Keys() {
 			v, _ := env.Get(k)
 			if old, ok := caller.Get(k); ok && old == v {
 				continue
 			}
-			fmt.Fprintf(w, "      %s=%s\n", k, maskSecret(k, v))
+			fmt.Fprintf(w, "      %s=%s\n", k, mask.Mask(k, v))
 		}
 	}
 	return nil

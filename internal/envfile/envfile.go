@@ -146,7 +146,13 @@ func (e *Env) apply(stmt *syntax.Stmt, name string) error {
 	}
 	switch cmd := stmt.Cmd.(type) {
 	case *syntax.CallExpr:
-		if len(cmd.Args) > 0 {
+		switch {
+		case len(cmd.Args) > 0 && len(cmd.Assigns) > 0:
+			// KEY= VALUE: the "command" is most likely the value meant
+			// for KEY, maybe a password: it is not repeated.
+			last := cmd.Assigns[len(cmd.Assigns)-1]
+			return notAllowed(cmd.Args[0].Pos(), fmt.Sprintf("a command after %s= (a space after the =?)", last.Name.Value))
+		case len(cmd.Args) > 0:
 			return notAllowed(cmd.Args[0].Pos(), fmt.Sprintf("the command %q", wordText(cmd.Args[0])))
 		}
 		return e.assign(cmd.Assigns, name)

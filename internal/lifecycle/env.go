@@ -3,6 +3,7 @@ package lifecycle
 import (
 	"fmt"
 	"os"
+	"syscall"
 
 	"github.com/daemonctl/daemonctl/internal/config"
 	"github.com/daemonctl/daemonctl/internal/envfile"
@@ -16,7 +17,9 @@ func (m *Manager) Env(s *config.Service) (*envfile.Env, error) {
 }
 
 // copyEnvFile writes the shared env file to the service's env_copy_to
-// path, atomically, for servers whose own start script sources it.
+// path, atomically, for servers whose own start script sources it. The
+// copy has the source's mode and owner: an env file holding a database
+// password stays as closed as the operator made it.
 func (m *Manager) copyEnvFile(s *config.Service) error {
 	if s.EnvCopyTo == "" || m.cfg.EnvFile == "" {
 		return nil
@@ -25,7 +28,12 @@ func (m *Manager) copyEnvFile(s *config.Service) error {
 	if err != nil {
 		return fmt.Errorf("env_copy_to: %w", err)
 	}
-	if err := pidfile.WriteAtomic(s.EnvCopyTo, b, 0o644); err != nil {
+	fi, err := os.Stat(m.cfg.EnvFile)
+	if err != nil {
+		return fmt.Errorf("env_copy_to: %w", err)
+	}
+	owner := fi.Sys().(*syscall.Stat_t)
+	if err := pidfile.WriteAtomicAs(s.EnvCopyTo, b, fi.Mode().Perm(), int(owner.Uid), int(owner.Gid)); err != nil {
 		return fmt.Errorf("env_copy_to %s: %w", s.EnvCopyTo, err)
 	}
 	return nil

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -169,5 +170,28 @@ func waitMembers(t *testing.T, store state.Store, name string, n int) []proc.Ide
 			t.Fatalf("the tree has %d processes, want %d", len(members), n)
 		}
 		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func TestEnvCopyKeepsTheSourcesModeAndOwner(t *testing.T) {
+	cfg := load(t, "env_file: env.sh\nservices:\n  web: {command: \"true\", env_copy_to: conf/env.sh}\n")
+	os.WriteFile(cfg.EnvFile, []byte("export SPRING_DATASOURCE_PASSWORD=hunter2\n"), 0o600)
+	uid, gid := os.Getuid(), os.Getgid()
+	if os.Geteuid() == 0 {
+		uid, gid = 65534, 65534 // nobody, as a DolphinScheduler install's files are the deploy user's
+		os.Chown(cfg.EnvFile, uid, gid)
+	}
+	s := cfg.Services["web"]
+	os.MkdirAll(filepath.Dir(s.EnvCopyTo), 0o755)
+	m := New(cfg, nil, nil, SupervisorCommand{})
+	if err := m.copyEnvFile(s); err != nil {
+		t.Fatal(err)
+	}
+	var st syscall.Stat_t
+	if err := syscall.Stat(s.EnvCopyTo, &st); err != nil {
+		t.Fatal(err)
+	}
+	if st.Mode&0o777 != 0o600 || int(st.Uid) != uid || int(st.Gid) != gid {
+		t.Errorf("copy is mode %04o owned by %d:%d, want 0600 owned by %d:%d", st.Mode&0o777, st.Uid, st.Gid, uid, gid)
 	}
 }

@@ -35,6 +35,13 @@ var ErrCorrupt = errors.New("corrupt")
 // a crash can leave, an empty file, is read as no file. Skipping the two
 // fsyncs takes about a third off a stop.
 func WriteAtomic(path string, data []byte, perm os.FileMode) error {
+	return WriteAtomicAs(path, data, perm, -1, -1)
+}
+
+// WriteAtomicAs is WriteAtomic for a file owned by uid and gid (-1 keeps
+// the writer's): the new file has them before it takes path's place, so
+// it is never readable with more rights than asked for.
+func WriteAtomicAs(path string, data []byte, perm os.FileMode, uid, gid int) error {
 	dir := filepath.Dir(path)
 	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
 	if err != nil {
@@ -48,6 +55,12 @@ func WriteAtomic(path string, data []byte, perm os.FileMode) error {
 	if err := tmp.Chmod(perm); err != nil {
 		tmp.Close()
 		return err
+	}
+	if uid >= 0 || gid >= 0 {
+		if err := tmp.Chown(uid, gid); err != nil {
+			tmp.Close()
+			return err
+		}
 	}
 	if err := tmp.Close(); err != nil {
 		return err
