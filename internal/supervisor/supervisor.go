@@ -91,7 +91,7 @@ func Serve(ctx context.Context, load func() (*config.Config, error)) error {
 	}
 	// Ignored here, so ignored in services too, as systemd's
 	// IgnoreSIGPIPE= does by default.
-	signal.Ignore(unix.SIGPIPE, unix.SIGHUP)
+	resetSignals()
 	ctx, stop := signal.NotifyContext(ctx, unix.SIGTERM, unix.SIGINT)
 	defer stop()
 	self, err := proc.Inspect(os.Getpid())
@@ -104,6 +104,24 @@ func Serve(ctx context.Context, load func() (*config.Config, error)) error {
 	sv.waitIdle(ctx)
 	sv.stopAll()
 	return nil
+}
+
+// resetSignals sets what services inherit: a signal ignored here stays
+// ignored across exec (signal(7)), a caught one is reset to its default.
+// So every signal the supervisor may have been started with ignored
+// (nohup ignores HUP) is caught here and dropped, and a service's `trap
+// HUP` or a JVM's HUP handler works. SIGPIPE alone stays ignored, by
+// design (as systemd's IgnoreSIGPIPE= does): a service whose supervisor
+// was killed must not die of writing to its output pipe.
+func resetSignals() {
+	signal.Ignore(unix.SIGPIPE)
+	dropped := make(chan os.Signal, 1)
+	signal.Notify(dropped, unix.SIGHUP, unix.SIGQUIT, unix.SIGUSR1, unix.SIGUSR2, unix.SIGALRM,
+		unix.SIGTSTP, unix.SIGTTIN, unix.SIGTTOU, unix.SIGXFSZ, unix.SIGVTALRM, unix.SIGWINCH, unix.SIGIO)
+	go func() {
+		for range dropped {
+		}
+	}()
 }
 
 // cachedLoad wraps load so that the config is parsed again only when its
