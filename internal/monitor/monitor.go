@@ -236,6 +236,10 @@ func (m *monitor) launch(ctx context.Context) (*run, error) {
 	w.Close()
 	if err != nil {
 		r.Close()
+		// Nothing runs: the start has failed, now, not once the
+		// supervisor has gone.
+		m.store.Update(ctx, s.Name, func(rec *state.Record) bool { return m.owns(rec) && rec.Token == token },
+			func(rec *state.Record) error { return rec.GiveUp(err.Error()) })
 		return nil, err
 	}
 	crashpoint.Here("monitor:spawned")
@@ -355,7 +359,7 @@ func (m *monitor) watch(ctx context.Context, r *run) (proc.ExitStatus, bool) {
 				if err := rec.Exit(exit, nil); err != nil {
 					return err
 				}
-				return rec.GiveUp()
+				return rec.GiveUp(err.Error())
 			})
 			m.tell(Event{Kind: state.GaveUp, PID: r.leader.PID, Exit: &exit, Detail: err.Error() + "; stopped it"})
 			return exit, true
@@ -434,7 +438,7 @@ func (m *monitor) afterExit(ctx context.Context, r *run, exit proc.ExitStatus) (
 		switch {
 		case m.first && wasStarting:
 			ev.Kind, ev.Detail = state.GaveUp, fmt.Sprintf("exited during start: %s", exit)
-			return rec.GiveUp()
+			return rec.GiveUp(ev.Detail)
 		case !ShouldRestart(string(s.Restart), exit.Code, r.known):
 			ev.Detail = fmt.Sprintf("exited (%s); restart policy %s: not restarting", exit, s.Restart)
 			return nil
@@ -446,7 +450,7 @@ func (m *monitor) afterExit(ctx context.Context, r *run, exit proc.ExitStatus) (
 		}
 		if rec.QuickDeaths > s.RestartLimit {
 			ev.Kind, ev.Detail = state.GaveUp, fmt.Sprintf("exited (%s); %d quick deaths in a row, giving up", exit, rec.QuickDeaths)
-			return rec.GiveUp()
+			return rec.GiveUp(ev.Detail)
 		}
 		delay = RestartDelay(s.RestartDelay.Std(), rec.QuickDeaths)
 		ev.Kind = state.RestartScheduled

@@ -153,6 +153,9 @@ func (o Observation) Classify() (Reported, string) {
 }
 
 func failedDetail(r *Record) string {
+	if r.LastExit == nil && r.GaveUpBecause != "" {
+		return "start gave up: " + r.GaveUpBecause
+	}
 	if r.Restarts > 0 {
 		return fmt.Sprintf("gave up after %d restarts: %s", r.Restarts, exitNote(r))
 	}

@@ -46,6 +46,7 @@ func TestClassify(t *testing.T) {
 		{"launching", Observation{Record: rec(PhaseStarting), SupervisorAlive: true}, Starting, ""},
 		{"waiting to restart", Observation{Record: rec(PhaseRunning, withExit, restarting), SupervisorAlive: true}, Dead, "restarting in"},
 		{"gave up at start", Observation{Record: rec(PhaseFailed, withExit)}, Failed, "start gave up: exit status 1"},
+		{"launch failed", Observation{Record: rec(PhaseFailed, func(r *Record) { r.Leader.PID, r.GaveUpBecause = 0, "launch ./x: no such file or directory" })}, Failed, "start gave up: launch ./x: no such file"},
 		{"gave up after restarts", Observation{Record: rec(PhaseFailed, withExit, restarted)}, Failed, "gave up after 3 restarts"},
 		{"failed, pid reused since", Observation{Record: rec(PhaseFailed), LeaderAlive: true}, Failed, "not ready"},
 		{"crashed", Observation{Record: rec(PhaseRunning, withExit)}, Dead, "pid 4242 ended without a stop (exit status 1)"},

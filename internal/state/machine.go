@@ -106,7 +106,7 @@ func (r *Record) Reserve(token, bootID string) error {
 // Launch records a launched instance (Launched).
 func (r *Record) Launch(leader proc.Identity, token string, logOffset int64, pidFile, logFile string) error {
 	r.Leader, r.Token, r.StartedAt, r.LogOffset = leader, token, now(), logOffset
-	r.PidFile, r.LogFile, r.ReadyAt, r.NextRestart = pidFile, logFile, nil, nil
+	r.PidFile, r.LogFile, r.ReadyAt, r.NextRestart, r.GaveUpBecause = pidFile, logFile, nil, nil, ""
 	return r.apply(Launched)
 }
 
@@ -145,8 +145,11 @@ func (r *Record) ScheduleRestart(delay time.Duration) error {
 }
 
 // GiveUp records that the start, or the restart policy, gave up on the
-// service (GaveUp).
-func (r *Record) GiveUp() error { return r.apply(GaveUp) }
+// service, and why (GaveUp).
+func (r *Record) GiveUp(reason string) error {
+	r.GaveUpBecause = reason
+	return r.apply(GaveUp)
+}
 
 // RequestStop records that a stop is about to signal the tree
 // (StopRequested). It is written before any signal, so that whoever

@@ -61,7 +61,7 @@ func TestMachineRefusesIllegalTransitions(t *testing.T) {
 		BecameReady:      (*Record).MarkReady,
 		Exited:           func(r *Record) error { return r.Exit(proc.ExitStatus{}, nil) },
 		RestartScheduled: func(r *Record) error { return r.ScheduleRestart(time.Second) },
-		GaveUp:           (*Record).GiveUp,
+		GaveUp:           func(r *Record) error { return r.GiveUp("given up") },
 		StopRequested:    (*Record).RequestStop,
 		StopDone:         (*Record).MarkStopped,
 	}

@@ -49,6 +49,8 @@ type Record struct {
 	// LogError says why the service's output cannot be written, while
 	// it cannot.
 	LogError string `json:"log_error,omitempty"`
+	// GaveUpBecause says why the start or the restart policy gave up.
+	GaveUpBecause string `json:"gave_up_because,omitempty"`
 }
 
 // Crash is what daemonctl keeps of an unexpected exit.
