@@ -28,6 +28,9 @@ type Manager struct {
 
 	mu  sync.Mutex
 	out io.Writer
+
+	ownerOnce sync.Once
+	ownerErr  error // the run_dir is not this config's
 }
 
 // SupervisorCommand says how to run the supervisor of the config's
@@ -61,8 +64,19 @@ func (m *Manager) printf(format string, args ...any) {
 	fmt.Fprintf(m.out, format+"\n", args...)
 }
 
+// lock takes service s's lock, once the run_dir is known to be this
+// config's (claimed for it if it is nobody's yet).
 func (m *Manager) lock(ctx context.Context, s *config.Service) (*pidfile.Lock, error) {
-	return m.store.Lock(ctx, s.Name)
+	l, err := m.store.Lock(ctx, s.Name)
+	if err != nil {
+		return nil, err
+	}
+	m.ownerOnce.Do(func() { m.ownerErr = m.store.CheckOwner(m.cfg.Path, true) })
+	if m.ownerErr != nil {
+		l.Release()
+		return nil, m.ownerErr
+	}
+	return l, nil
 }
 
 func (m *Manager) writeRecord(s *config.Service, r *state.Record) error {

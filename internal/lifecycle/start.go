@@ -183,9 +183,11 @@ func (m *Manager) launch(ctx context.Context, s *config.Service, o state.Observa
 }
 
 // spawnSupervisor starts the supervisor of the run_dir, detached in its
-// own session, its own messages going to run_dir/supervisor.log.
+// own session, its own messages going to log_dir/supervisor.log (not
+// run_dir, which holds no file open for writing: it may be remounted
+// read-only under running services).
 func (m *Manager) spawnSupervisor() error {
-	logFile, _, err := openLog(filepath.Join(m.cfg.RunDir, "supervisor.log"))
+	logFile, _, err := openLog(filepath.Join(m.cfg.LogDir, "supervisor.log"))
 	if err != nil {
 		return err
 	}

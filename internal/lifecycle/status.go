@@ -9,8 +9,13 @@ func (m *Manager) Status(names []string) ([]state.Status, error) {
 	if err != nil {
 		return nil, err
 	}
+	owner := m.store.CheckOwner(m.cfg.Path, false)
 	out := make([]state.Status, len(services))
 	for i, s := range services {
+		if owner != nil {
+			out[i] = state.Observation{RecordErr: owner}.Status(s.Name, s.PidFile, s.LogFile)
+			continue
+		}
 		out[i] = m.store.Observe(s.Name, s.PidFile).Status(s.Name, s.PidFile, s.LogFile)
 	}
 	return out, nil

@@ -25,7 +25,7 @@ var lockRetry = backoff.Policy{Initial: time.Millisecond, Max: 20 * time.Millise
 // Acquire takes the lock at path, creating the file, waiting until ctx
 // ends.
 func Acquire(ctx context.Context, path string) (*Lock, error) {
-	f, err := openLockFile(path, os.O_RDWR|os.O_CREATE)
+	f, err := openLockFile(path, os.O_RDONLY|os.O_CREATE)
 	if err != nil {
 		return nil, err
 	}
@@ -40,7 +40,7 @@ func Acquire(ctx context.Context, path string) (*Lock, error) {
 // TryLock takes the lock at path if nobody holds it, creating the file;
 // it returns nil, nil when somebody does.
 func TryLock(path string) (*Lock, error) {
-	f, err := openLockFile(path, os.O_RDWR|os.O_CREATE)
+	f, err := openLockFile(path, os.O_RDONLY|os.O_CREATE)
 	if err != nil {
 		return nil, err
 	}
@@ -64,6 +64,9 @@ func Held(path string) bool {
 	return !ok
 }
 
+// openLockFile opens a lock file; read-only is enough for flock(2), and a
+// holder with nothing open for writing does not keep its filesystem from
+// being remounted read-only.
 func openLockFile(path string, flags int) (*os.File, error) {
 	f, err := os.OpenFile(path, flags|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o644)
 	if errors.Is(err, unix.ELOOP) {

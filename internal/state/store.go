@@ -2,9 +2,12 @@ package state
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"golang.org/x/sys/unix"
 
@@ -81,4 +84,34 @@ func (s Store) Update(ctx context.Context, name string, match func(*Record) bool
 		return false, err
 	}
 	return true, s.Write(name, r)
+}
+
+// OwnerFile names, in run_dir, the config whose services the run_dir
+// holds: two configs sharing one run_dir would read, start and stop each
+// other's services under the same names.
+const OwnerFile = "config"
+
+// CheckOwner refuses a run_dir that holds the services of a config other
+// than configPath (compared by real path, so a config reached through a
+// symlinked directory is the same config). With claim, a run_dir that
+// names no config yet is claimed for configPath.
+func (s Store) CheckOwner(configPath string, claim bool) error {
+	real, err := filepath.EvalSymlinks(configPath)
+	if err != nil {
+		return fmt.Errorf("config: %w", err)
+	}
+	path := filepath.Join(s.Dir, OwnerFile)
+	b, err := pidfile.ReadTrusted(path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist) && claim:
+		return pidfile.WriteAtomic(path, []byte(real+"\n"), 0o644)
+	case errors.Is(err, fs.ErrNotExist):
+		return nil
+	case err != nil:
+		return fmt.Errorf("run_dir: %w", err)
+	}
+	if owner := strings.TrimSpace(string(b)); owner != real {
+		return fmt.Errorf("run_dir %s holds the services of %s, not of %s: give each config its own run_dir", s.Dir, owner, real)
+	}
+	return nil
 }
