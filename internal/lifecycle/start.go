@@ -213,11 +213,12 @@ func (m *Manager) takeOver(s *config.Service, r *state.Record) error {
 	return m.writeRecord(s, r)
 }
 
-// release asks the supervisor to stop monitoring the service (it may be
-// waiting to restart it) and waits until it has.
+// release asks the supervisor to stop monitoring the instance r records
+// (it may be waiting to restart it) and waits until it has. Only the
+// monitor of r's claim goes: a start that came since keeps its own.
 func (m *Manager) release(r *state.Record) {
 	if r.SupervisorAlive() {
-		m.sup.Release(r.Service)
+		m.sup.Release(r.Service, r.Claim)
 	}
 }
 

@@ -40,17 +40,27 @@ type Reaper struct {
 	kick      chan struct{}
 }
 
+var (
+	startOnce sync.Once
+	started   *Reaper
+	startErr  error
+)
+
 // Start makes this process a child subreaper (prctl(2)
-// PR_SET_CHILD_SUBREAPER) and starts reaping in the background.
+// PR_SET_CHILD_SUBREAPER) and starts reaping in the background. A process
+// has one set of children, so it has one reaper: every call returns the
+// same one (two would reap each other's children).
 func Start() (*Reaper, error) {
-	if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
-		return nil, err
-	}
-	r := &Reaper{launched: map[int]chan proc.ExitStatus{}, waitedFor: map[int]bool{}, kick: make(chan struct{}, 1)}
-	sigchld := make(chan os.Signal, 1)
-	signal.Notify(sigchld, unix.SIGCHLD)
-	go r.loop(sigchld)
-	return r, nil
+	startOnce.Do(func() {
+		if startErr = unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); startErr != nil {
+			return
+		}
+		started = &Reaper{launched: map[int]chan proc.ExitStatus{}, waitedFor: map[int]bool{}, kick: make(chan struct{}, 1)}
+		sigchld := make(chan os.Signal, 1)
+		signal.Notify(sigchld, unix.SIGCHLD)
+		go started.loop(sigchld)
+	})
+	return started, startErr
 }
 
 func (r *Reaper) loop(sigchld <-chan os.Signal) {

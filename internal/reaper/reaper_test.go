@@ -13,22 +13,16 @@ import (
 	"github.com/daemonctl/daemonctl/internal/proc"
 )
 
-// One reaper for the test process: a process can be made a subreaper,
-// but never made one again with a second SIGCHLD loop.
-var (
-	shared     *Reaper
-	sharedOnce sync.Once
-)
-
 func startReaper(t *testing.T) *Reaper {
 	t.Helper()
-	sharedOnce.Do(func() {
-		var err error
-		if shared, err = Start(); err != nil {
-			t.Fatalf("start reaper: %v", err)
-		}
-	})
-	return shared
+	r, err := Start()
+	if err != nil {
+		t.Fatalf("start reaper: %v", err)
+	}
+	if again, _ := Start(); again != r {
+		t.Fatal("a second Start made a second reaper, which would reap the first one's children")
+	}
+	return r
 }
 
 // launch starts argv through the reaper, in a process group of its own as

@@ -125,9 +125,11 @@ func (c *Client) Stats() (*Stats, error) {
 }
 
 // Release asks the supervisor, if one runs, to stop monitoring service
-// name, and waits until it has.
-func (c *Client) Release(name string) error {
-	if err := c.ask(request{Op: OpRelease, Service: name}, nil); err != nil {
+// name for the request that claimed it with claim, and waits until it
+// has. A monitor of another claim (a start that came after the stop) is
+// left alone.
+func (c *Client) Release(name, claim string) error {
+	if err := c.ask(request{Op: OpRelease, Service: name, Claim: claim}, nil); err != nil {
 		return fmt.Errorf("release %s: %w", name, err)
 	}
 	return nil

@@ -131,6 +131,8 @@ type request struct {
 	Op      Op       `json:"op"`
 	Service string   `json:"service,omitempty"`
 	Environ []string `json:"environ,omitempty"` // the caller's environment
+	// Claim names, for a release, the request whose monitor is to go.
+	Claim string `json:"claim,omitempty"`
 }
 
 // Answer is the kind of an answer line.

@@ -53,6 +53,7 @@ type supervisor struct {
 }
 
 type running struct {
+	claim  string // the request the monitor serves
 	cancel context.CancelFunc
 	done   chan struct{}
 }
@@ -248,7 +249,7 @@ func (sv *supervisor) stopAll() {
 // set, hears its first launch.
 func (sv *supervisor) launchMonitor(ctx context.Context, cfg *config.Config, s *config.Service, report *startReport, takeOver bool, environ []string, claim string) {
 	mctx, cancel := context.WithCancel(ctx)
-	r := &running{cancel: cancel, done: make(chan struct{})}
+	r := &running{claim: claim, cancel: cancel, done: make(chan struct{})}
 	sv.mu.Lock()
 	if old := sv.monitors[s.Name]; old != nil {
 		old.cancel() // superseded: it finds the record claimed by us and leaves
@@ -283,12 +284,13 @@ func (sv *supervisor) launchMonitor(ctx context.Context, cfg *config.Config, s *
 	}()
 }
 
-// release ends the monitor of name, if any, and waits until it has.
-func (sv *supervisor) release(name string) {
+// release ends the monitor of name, if it serves claim, and waits until
+// it has.
+func (sv *supervisor) release(name, claim string) {
 	sv.mu.Lock()
 	r := sv.monitors[name]
 	sv.mu.Unlock()
-	if r != nil {
+	if r != nil && r.claim == claim {
 		r.cancel()
 		<-r.done
 	}
@@ -324,7 +326,7 @@ func (sv *supervisor) serve(ctx context.Context, c *net.UnixConn) {
 	}
 	switch req.Op {
 	case OpRelease:
-		sv.release(req.Service)
+		sv.release(req.Service, req.Claim)
 		writeAnswer(c, AnswerOK, "")
 		c.Close()
 	case OpStats:

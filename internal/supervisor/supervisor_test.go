@@ -88,12 +88,21 @@ func TestStartRequestLaunchesAndReports(t *testing.T) {
 		t.Fatalf("the service's parent is not the supervisor: %+v %v", info, err)
 	}
 
+	// A release for another request's claim (a stop that raced a later
+	// start) leaves this monitor be.
+	if err := c.Release("web", "a claim from another start"); err != nil {
+		t.Fatal(err)
+	}
+	if st, _ := c.Stats(); st.Monitors != 1 {
+		t.Fatalf("a release for another claim let the monitor go: %+v", st)
+	}
+
 	// A stop as lifecycle does it: recorded, tree ended, monitor released.
 	store.Update(context.Background(), "web", func(*state.Record) bool { return true }, (*state.Record).RequestStop)
 	if _, err := o.Record.Tree().Stop(context.Background(), unix.SIGTERM, 5*time.Second, time.Second); err != nil {
 		t.Fatal(err)
 	}
-	if err := c.Release("web"); err != nil {
+	if err := c.Release("web", req.Claim); err != nil {
 		t.Fatal(err)
 	}
 	st, err := c.Stats()
