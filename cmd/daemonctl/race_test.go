@@ -142,4 +142,3 @@ func (r *rig) leader(name string) int {
 	}
 	return *sts[0].PID
 }
-
