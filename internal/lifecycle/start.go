@@ -217,8 +217,11 @@ func (m *Manager) takeOver(s *config.Service, r *state.Record) error {
 // (it may be waiting to restart it) and waits until it has. Only the
 // monitor of r's claim goes: a start that came since keeps its own.
 func (m *Manager) release(r *state.Record) {
-	if r.SupervisorAlive() {
-		m.sup.Release(r.Service, r.Claim)
+	if !r.SupervisorAlive() {
+		return
+	}
+	if err := m.sup.Release(r.Service, r.Claim); err != nil {
+		m.printf("%s: %v; the stop is recorded, and its monitor leaves once the supervisor sees it", r.Service, err)
 	}
 }
 
@@ -247,11 +250,18 @@ func (m *Manager) awaitReport(ctx context.Context, s *config.Service, req *super
 			}
 		}
 	}()
+	// The supervisor reports within the readiness wait, plus the stop of a
+	// server that was not ready in time; past that it is stopped or hung.
+	limit := reportLimit(s)
+	silence := time.NewTimer(limit)
+	defer silence.Stop()
 	pid := ""
 	for {
 		select {
 		case <-ctx.Done():
 			return &ServiceError{Service: s.Name, Err: errors.New("interrupted while waiting for readiness; left to its supervisor")}
+		case <-silence.C:
+			return m.startError(s, fmt.Errorf("no word from its supervisor %s in %s; left to it", supervisor.Describe(req.Supervisor.PID), limit))
 		case r := <-reports:
 			switch {
 			case r.err != nil:
@@ -266,6 +276,15 @@ func (m *Manager) awaitReport(ctx context.Context, s *config.Service, req *super
 			}
 		}
 	}
+}
+
+// reportLimit is how long a start waits for its supervisor's report.
+func reportLimit(s *config.Service) time.Duration {
+	wait := s.StartGrace.Std()
+	if s.Ready != nil {
+		wait = s.Ready.Timeout.Std()
+	}
+	return wait + s.StopTimeout.Std() + proc.KillWait + 2*supervisor.AnswerTimeout
 }
 
 func readyNote(s *config.Service, took time.Duration) string {

@@ -32,6 +32,28 @@ type Info struct {
 	PPID   int
 	PGID   int
 	Zombie bool
+	// State is the state letter of proc(5): R running, S sleeping, D in
+	// uninterruptible sleep, T stopped, Z zombie, ...
+	State byte
+}
+
+// StateName says what State means, for messages.
+func (i Info) StateName() string {
+	switch i.State {
+	case 'R':
+		return "running"
+	case 'S':
+		return "sleeping"
+	case 'D':
+		return "in uninterruptible sleep (D)"
+	case 'T':
+		return "stopped (SIGSTOP)"
+	case 't':
+		return "stopped by a debugger"
+	case 'Z', 'X':
+		return "a zombie"
+	}
+	return "in state " + string(i.State)
 }
 
 var (
@@ -74,6 +96,7 @@ func Inspect(pid int) (Info, error) {
 		PPID:     ppid,
 		PGID:     pgid,
 		Zombie:   state == 'Z' || state == 'X',
+		State:    state,
 	}, nil
 }
 

@@ -7,10 +7,12 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"os"
 	"strings"
 	"time"
 
 	"github.com/daemonctl/daemonctl/internal/backoff"
+	"github.com/daemonctl/daemonctl/internal/proc"
 )
 
 // Client talks to the supervisor of one run_dir.
@@ -22,6 +24,34 @@ type Client struct {
 
 // SpawnTimeout is how long a supervisor just started has to answer.
 const SpawnTimeout = 10 * time.Second
+
+// AnswerTimeout bounds every wait for a supervisor's answer to a request
+// (a report of a launch under way aside): a supervisor that is stopped or
+// hung makes the request fail, naming it, instead of hanging the command.
+const AnswerTimeout = 5 * time.Second
+
+// describePeer names the process at the other end of conn and what it is
+// doing, for an error: "(pid 4242, stopped (SIGSTOP))".
+func describePeer(conn net.Conn) string {
+	uc, ok := conn.(*net.UnixConn)
+	if !ok {
+		return ""
+	}
+	pid, err := peerPID(uc)
+	if err != nil {
+		return ""
+	}
+	return Describe(pid)
+}
+
+// Describe names supervisor pid and what it is doing, for an error.
+func Describe(pid int) string {
+	info, err := proc.Inspect(pid)
+	if err != nil {
+		return fmt.Sprintf("(pid %d, gone)", pid)
+	}
+	return fmt.Sprintf("(pid %d, %s)", pid, info.StateName())
+}
 
 // dial connects to the supervisor, starting one if none answers.
 func (c *Client) dial() (net.Conn, error) {
@@ -79,12 +109,19 @@ func (c *Client) Send(op Op, name string, environ []string) (*Request, error) {
 			lastErr = err
 			continue
 		}
+		conn.SetReadDeadline(time.Now().Add(AnswerTimeout))
 		kind, detail, err := r.Next()
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			who := describePeer(conn)
+			conn.Close()
+			return nil, fmt.Errorf("supervisor %s did not answer within %s", who, AnswerTimeout)
+		}
 		if err != nil {
 			conn.Close()
 			lastErr = err
 			continue // it went away between accept and answer
 		}
+		conn.SetReadDeadline(time.Time{})
 		if kind != AnswerAccepted {
 			conn.Close()
 			return nil, fmt.Errorf("supervisor: %s %s", kind, detail)
@@ -151,8 +188,11 @@ func (c *Client) ask(req request, answer func(detail string) error) error {
 	if err := writeRequest(conn, req); err != nil {
 		return err
 	}
-	conn.SetReadDeadline(time.Now().Add(30 * time.Second))
+	conn.SetReadDeadline(time.Now().Add(AnswerTimeout))
 	line, err := bufio.NewReader(conn).ReadString('\n')
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		return fmt.Errorf("supervisor %s did not answer within %s", describePeer(conn), AnswerTimeout)
+	}
 	if err != nil {
 		return err
 	}

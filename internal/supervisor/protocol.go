@@ -99,17 +99,33 @@ func listen(runDir string) (*net.UnixListener, error) {
 // peerUID is the uid of the process at the other end of c (SO_PEERCRED,
 // unix(7)).
 func peerUID(c *net.UnixConn) (int, error) {
-	raw, err := c.SyscallConn()
+	cred, err := peerCred(c)
 	if err != nil {
 		return 0, err
 	}
+	return int(cred.Uid), nil
+}
+
+// peerPID is the pid of the process at the other end of c.
+func peerPID(c *net.UnixConn) (int, error) {
+	cred, err := peerCred(c)
+	if err != nil {
+		return 0, err
+	}
+	return int(cred.Pid), nil
+}
+
+func peerCred(c *net.UnixConn) (*unix.Ucred, error) {
+	raw, err := c.SyscallConn()
+	if err != nil {
+		return nil, err
+	}
 	var cred *unix.Ucred
 	var credErr error
-	raw.Control(func(fd uintptr) { cred, credErr = unix.GetsockoptUcred(int(fd), unix.SOL_SOCKET, unix.SO_PEERCRED) })
-	if credErr != nil {
-		return 0, credErr
+	if err := raw.Control(func(fd uintptr) { cred, credErr = unix.GetsockoptUcred(int(fd), unix.SOL_SOCKET, unix.SO_PEERCRED) }); err != nil {
+		return nil, err
 	}
-	return int(cred.Uid), nil
+	return cred, credErr
 }
 
 // trusted reports whether uid may be the other end: this user or root.
