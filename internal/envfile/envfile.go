@@ -81,13 +81,17 @@ func (e *Env) Clone() *Env {
 }
 
 // Expand expands $VAR, ${VAR} and ${VAR:-default} in s against e, as the
-// value of a shell assignment would be. Commands are refused.
-func (e *Env) Expand(s string) (string, error) {
+// value of a shell assignment would be, for key. Commands are refused, and
+// so is a value that could grow past MaxValue.
+func (e *Env) Expand(key, s string) (string, error) {
 	word, err := syntax.NewParser().Document(strings.NewReader(s))
 	if err != nil {
 		return "", err
 	}
 	if err := refuseCommands(word); err != nil {
+		return "", err
+	}
+	if err := e.checkGrowth(key, word, 0); err != nil {
 		return "", err
 	}
 	return expand.Document(e.expandConfig(), word)
@@ -180,6 +184,14 @@ func (e *Env) assign(assigns []*syntax.Assign, name string) error {
 			continue
 		}
 		value := ""
+		base := 0
+		if a.Append {
+			old, _ := e.Get(a.Name.Value)
+			base = len(old)
+		}
+		if err := e.checkGrowth(a.Name.Value, a.Value, base); err != nil {
+			return fmt.Errorf("%s:%d: %w", name, a.Pos().Line(), err)
+		}
 		if a.Value != nil {
 			v, err := expand.Literal(e.expandConfig(), a.Value)
 			if err != nil {

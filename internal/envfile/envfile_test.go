@@ -1,6 +1,7 @@
 package envfile
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -89,11 +90,50 @@ func TestLoadRefusesCommands(t *testing.T) {
 
 func TestExpand(t *testing.T) {
 	env := FromEnviron([]string{"HOME=/root"})
-	got, err := env.Expand("$HOME/bin:${MISSING:-x}")
+	got, err := env.Expand("P", "$HOME/bin:${MISSING:-x}")
 	if err != nil || got != "/root/bin:x" {
 		t.Errorf("Expand = %q, %v", got, err)
 	}
-	if _, err := env.Expand("$(id)"); err == nil {
+	if _, err := env.Expand("X", "$(id)"); err == nil {
 		t.Error("Expand ran a command substitution")
+	}
+}
+
+// Env files that would explode are refused at the line that would, before
+// any memory is spent on them.
+func TestExplodingValuesAreRefused(t *testing.T) {
+	tests := []struct{ name, src, want string }{
+		{"pattern replacement squared, four times (65 bytes)", "A=0123456789abcdef\nA=${A//?/$A}\nA=${A//?/$A}\nA=${A//?/$A}\nA=${A//?/$A}\n",
+			"e.sh:4: A could grow to over 1 GiB, more than the 128 KiB a program's environment string may hold (execve(2)): refused"},
+		{"doubling", "A=0123456789abcdef" + strings.Repeat("\nA=$A$A", 30) + "\n",
+			"e.sh:15: A could grow to 256 KiB, more than the 128 KiB"},
+		{"appending", "A=0123456789abcdef" + strings.Repeat("\nA+=$A", 30) + "\n",
+			"e.sh:15: A could grow to 256 KiB"},
+		{"through a default", "A=0123456789abcdef" + strings.Repeat("\nA=${B:-$A$A}", 30) + "\n",
+			"e.sh:15: A could grow to 256 KiB"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			env := &Env{}
+			err := env.Load(strings.NewReader(tt.src), "e.sh")
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("error %v, want %q", err, tt.want)
+			}
+		})
+	}
+	// Many values, each allowed, still make too big an environment.
+	var b strings.Builder
+	for i := range 20 {
+		fmt.Fprintf(&b, "V%d=%s\n", i, strings.Repeat("x", 120<<10))
+	}
+	err := (&Env{}).Load(strings.NewReader(b.String()), "e.sh")
+	if err == nil || !strings.Contains(err.Error(), "e.sh:18: V17 would make the environment 2.1 MiB, more than 2.0 MiB: refused") {
+		t.Fatalf("20 values of 120 KiB: %v", err)
+	}
+	// What real env files do still works: a long CLASSPATH built up.
+	src := "CP=/opt/ds/lib/a.jar" + strings.Repeat("\nCP=$CP:/opt/ds/lib/some-library-1.2.3.jar", 2000) + "\n"
+	env := &Env{}
+	if err := env.Load(strings.NewReader(src), "e.sh"); err != nil {
+		t.Fatalf("a 70 KiB CLASSPATH: %v", err)
 	}
 }

@@ -29,7 +29,7 @@ func (e *Env) layer(file string, vars config.Vars, where string) error {
 		}
 	}
 	for _, v := range vars {
-		value, err := e.Expand(v.Value)
+		value, err := e.Expand(v.Key, v.Value)
 		if err != nil {
 			return fmt.Errorf("%s.%s: %w", where, v.Key, err)
 		}
