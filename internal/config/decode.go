@@ -53,6 +53,7 @@ type decoder struct {
 	file    string
 	anchors map[string]ast.Node
 	order   map[string][]string // mapping path -> keys in file order
+	nodes   int                 // values decoded so far, aliases expanded
 }
 
 func (d *decoder) errorf(n ast.Node, path, format string, args ...any) *Error {
@@ -99,6 +100,9 @@ func join(path, key string) string {
 }
 
 func (d *decoder) decode(n ast.Node, v reflect.Value, path string) error {
+	if d.nodes++; d.nodes > MaxNodes {
+		return d.errorf(n, path, "the config expands to more than %d values (aliases of aliases?): refused", MaxNodes)
+	}
 	n = d.resolve(n)
 	if alias, ok := n.(*ast.AliasNode); ok {
 		return d.errorf(n, path, "alias %q refers to no anchor, or to itself", alias.Value.GetToken().Value)

@@ -6,6 +6,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -47,7 +48,13 @@ func Find(flag string) string {
 
 // Load reads, decodes and validates the config file at path.
 func Load(path string) (*Config, error) {
-	src, err := os.ReadFile(path)
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("read config: %w", err)
+	}
+	defer f.Close()
+	// One byte past the limit is enough to refuse a file of any size.
+	src, err := io.ReadAll(io.LimitReader(f, MaxSize+1))
 	if err != nil {
 		return nil, fmt.Errorf("read config: %w", err)
 	}
@@ -60,6 +67,9 @@ func Parse(path string, src []byte) (*Config, error) {
 	abs, err := filepath.Abs(path)
 	if err != nil {
 		return nil, fmt.Errorf("config path %s: %w", path, err)
+	}
+	if err := checkShape(path, src); err != nil {
+		return nil, err
 	}
 	file, err := parser.ParseBytes(src, 0)
 	if err != nil {
