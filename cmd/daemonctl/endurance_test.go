@@ -309,7 +309,7 @@ services:
 // nothing is left running or unreaped and the supervisor holds what it
 // held before the storm.
 func TestEnduranceStorm(t *testing.T) {
-	const services, rounds, warmup, callers = 100, 5, 2, 4
+	const services, rounds, warmup, callers = 100, 6, 3, 4
 	var yaml strings.Builder
 	yaml.WriteString("services:\n  anchor:\n    command: [testserver]\n    start_grace: 0s\n")
 	var names []string

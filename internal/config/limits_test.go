@@ -2,9 +2,12 @@ package config
 
 import (
 	"fmt"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // Hostile configs are refused at once, before the parser or the decoder
@@ -42,5 +45,30 @@ func TestExplodingConfigsAreRefused(t *testing.T) {
 	ok := "services:\n  web:\n    command: [echo, \"" + strings.Repeat("[", 100) + "\", '" + strings.Repeat("{", 100) + "']  # " + strings.Repeat("[", 100) + "\n"
 	if _, err := Parse("c.yaml", []byte(ok)); err != nil {
 		t.Fatalf("brackets in strings and comments: %v", err)
+	}
+}
+
+func TestZeroMeansZero(t *testing.T) {
+	c, err := Parse("c.yaml", []byte("services:\n  web: {command: [x], stop_timeout: 0s, restart_delay: 0s}\n  other: {command: [x]}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if web := c.Services["web"]; web.StopTimeout.Std() != 0 || web.RestartDelay.Std() != 0 {
+		t.Errorf("stop_timeout: 0 and restart_delay: 0 became %s and %s", web.StopTimeout.Std(), web.RestartDelay.Std())
+	}
+	if other := c.Services["other"]; other.StopTimeout.Std() != DefaultStopTimeout || other.RestartDelay.Std() != DefaultRestartDelay || *other.RestartLimit != DefaultRestartLimit {
+		t.Errorf("defaults: %s %s %d", other.StopTimeout.Std(), other.RestartDelay.Std(), *other.RestartLimit)
+	}
+}
+
+func TestLogFileOnAFIFOIsRefused(t *testing.T) {
+	dir := t.TempDir()
+	fifo := filepath.Join(dir, "web.out")
+	if err := unix.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal("mkfifo:", err)
+	}
+	_, err := Parse(filepath.Join(dir, "c.yaml"), []byte("services:\n  web: {command: [x], log_file: web.out}\n"))
+	if err == nil || !strings.Contains(err.Error(), "log_file "+fifo+" is not a regular file (p---------): a log cannot be written there") {
+		t.Fatalf("a log on a FIFO: %v", err)
 	}
 }

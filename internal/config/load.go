@@ -146,8 +146,9 @@ func (c *Config) applyDefaults() {
 		if s.StopSignal == 0 {
 			s.StopSignal = Signal(15)
 		}
-		if s.StopTimeout == 0 {
-			s.StopTimeout = Duration(DefaultStopTimeout)
+		if s.StopTimeout == nil {
+			d := Duration(DefaultStopTimeout)
+			s.StopTimeout = &d
 		}
 		if s.StartGrace == nil {
 			g := Duration(DefaultStartGrace)
@@ -159,11 +160,13 @@ func (c *Config) applyDefaults() {
 		if s.Restart == "" {
 			s.Restart = RestartNever
 		}
-		if s.RestartDelay == 0 {
-			s.RestartDelay = Duration(DefaultRestartDelay)
+		if s.RestartDelay == nil {
+			d := Duration(DefaultRestartDelay)
+			s.RestartDelay = &d
 		}
-		if s.RestartLimit == 0 {
-			s.RestartLimit = DefaultRestartLimit
+		if s.RestartLimit == nil {
+			n := DefaultRestartLimit
+			s.RestartLimit = &n
 		}
 		if s.LogMaxSize == nil {
 			sz := Size(DefaultLogMaxSize)
@@ -202,6 +205,13 @@ type validator struct {
 }
 
 var serviceName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
+
+// MaxServiceName is the longest service name: NAME.state's temporary
+// file, .NAME.state.tmpNNNNNNNNN, must fit in a file name's 255 bytes.
+const MaxServiceName = 128
+
+// reservedNames are taken by the supervisor's own files in run_dir.
+var reservedNames = map[string]bool{"supervisor": true}
 
 func (v *validator) fail(at []string, format string, args ...any) {
 	if v.err != nil {
@@ -256,8 +266,21 @@ func (v *validator) check(c *Config) {
 		v.err = &Error{File: v.d.file, Message: "no services defined"}
 		return
 	}
+	pidFiles, logFiles := map[string]string{}, map[string]string{}
 	for _, name := range c.Order {
-		v.checkService(c, c.Services[name])
+		s := c.Services[name]
+		v.checkService(c, s)
+		// Two services on one pid file remove each other's; on one log,
+		// rotate each other's.
+		for _, f := range []struct {
+			key, path string
+			seen      map[string]string
+		}{{"pid_file", s.PidFile, pidFiles}, {"log_file", s.LogFile, logFiles}} {
+			if other, ok := f.seen[f.path]; ok {
+				v.fail([]string{"services", name, f.key}, "%s %s is %s's too: each service needs its own", f.key, f.path, other)
+			}
+			f.seen[f.path] = name
+		}
 	}
 	if cycle := c.findCycle(); cycle != nil {
 		v.fail([]string{"services", cycle[0], "depends_on"}, "dependency cycle: %s", strings.Join(cycle, " -> "))
@@ -282,8 +305,13 @@ func (v *validator) check(c *Config) {
 
 func (v *validator) checkService(c *Config, s *Service) {
 	at := func(keys ...string) []string { return append([]string{"services", s.Name}, keys...) }
-	if !serviceName.MatchString(s.Name) {
+	switch {
+	case !serviceName.MatchString(s.Name):
 		v.fail([]string{"services", s.Name}, "bad service name %q (letters, digits, '.', '_', '-')", s.Name)
+	case len(s.Name) > MaxServiceName:
+		v.fail([]string{"services", s.Name}, "service name of %d characters: at most %d (its files' names must fit in 255)", len(s.Name), MaxServiceName)
+	case reservedNames[s.Name]:
+		v.fail([]string{"services", s.Name}, "service name %q is daemonctl's own (its supervisor's files in run_dir): choose another", s.Name)
 	}
 	if s.Command.Argv == nil {
 		v.fail([]string{"services", s.Name}, "missing key \"command\"")
@@ -295,8 +323,13 @@ func (v *validator) checkService(c *Config, s *Service) {
 			v.fail(at(fmt.Sprintf("depends_on[%d]", i)), "service depends on itself")
 		}
 	}
-	if s.RestartLimit < 0 {
-		v.fail(at("restart_limit"), "must not be negative")
+	if *s.RestartLimit < 1 {
+		v.fail(at("restart_limit"), "restart_limit must be at least 1 (to never restart, say restart: never)")
+	}
+	if s.LogFile != "" {
+		if fi, err := os.Stat(s.LogFile); err == nil && !fi.Mode().IsRegular() {
+			v.fail(at("log_file"), "log_file %s is not a regular file (%s): a log cannot be written there", s.LogFile, fi.Mode().Type())
+		}
 	}
 	if *s.LogMaxFiles < 0 {
 		v.fail(at("log_max_files"), "must not be negative")

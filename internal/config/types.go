@@ -41,15 +41,15 @@ type Service struct {
 	PidFile     string        `yaml:"pid_file"`
 	LogFile     string        `yaml:"log_file"`
 	StopSignal  Signal        `yaml:"stop_signal"`
-	StopTimeout Duration      `yaml:"stop_timeout"`
+	StopTimeout *Duration     `yaml:"stop_timeout"` // 0: SIGKILL right after the stop signal
 	StartGrace  *Duration     `yaml:"start_grace"`
 	DependsOn   []string      `yaml:"depends_on"`
 	Ready       *Ready        `yaml:"ready"`
 	Restart     RestartPolicy `yaml:"restart"`
 	// RestartDelay is the first restart backoff; it doubles up to a minute.
-	RestartDelay Duration `yaml:"restart_delay"`
+	RestartDelay *Duration `yaml:"restart_delay"` // 0: restart at once
 	// RestartLimit is how many quick deaths in a row mark a service failed.
-	RestartLimit  int      `yaml:"restart_limit"`
+	RestartLimit  *int      `yaml:"restart_limit"`
 	LogMaxSize    *Size    `yaml:"log_max_size"`
 	LogMaxFiles   *int     `yaml:"log_max_files"`
 	LogTimestamps bool     `yaml:"log_timestamps"`
@@ -292,8 +292,13 @@ func ParseSize(s string) (int64, error) {
 	}
 	mult, ok := sizeUnits[unit]
 	f, err := strconv.ParseFloat(num, 64)
-	if !ok || err != nil || f < 0 {
+	switch bytes := f * float64(mult); {
+	case !ok || err != nil || f < 0:
 		return 0, fmt.Errorf("bad size %q (want e.g. 100MB, 1GiB, 0)", s)
+	case bytes >= 1<<62:
+		return 0, fmt.Errorf("size %q is too large", s)
+	case f > 0 && bytes < 1:
+		return 0, fmt.Errorf("size %q is less than a byte (0 means never; want e.g. 512KB)", s)
 	}
 	return int64(f * float64(mult)), nil
 }

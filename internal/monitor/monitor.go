@@ -448,7 +448,7 @@ func (m *monitor) afterExit(ctx context.Context, r *run, exit proc.ExitStatus) (
 		} else {
 			rec.QuickDeaths = 1
 		}
-		if rec.QuickDeaths > s.RestartLimit {
+		if rec.QuickDeaths > *s.RestartLimit {
 			ev.Kind, ev.Detail = state.GaveUp, fmt.Sprintf("exited (%s); %d quick deaths in a row, giving up", exit, rec.QuickDeaths)
 			return rec.GiveUp(ev.Detail)
 		}

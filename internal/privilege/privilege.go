@@ -90,6 +90,16 @@ func Resolve(s *config.Service) (*Spec, error) {
 	return spec, nil
 }
 
+// LoginEnv is what a login as user name sets, as su - and systemd's
+// User= do: HOME, USER and LOGNAME from the passwd entry.
+func LoginEnv(name string) ([][2]string, error) {
+	u, err := lookupUser(name)
+	if err != nil {
+		return nil, fmt.Errorf("user %q: %w", name, err)
+	}
+	return [][2]string{{"HOME", u.HomeDir}, {"USER", u.Username}, {"LOGNAME", u.Username}}, nil
+}
+
 func lookupUser(name string) (*user.User, error) {
 	if _, err := strconv.Atoi(name); err == nil {
 		return user.LookupId(name)
