@@ -49,7 +49,7 @@ type Service struct {
 	// RestartDelay is the first restart backoff; it doubles up to a minute.
 	RestartDelay *Duration `yaml:"restart_delay"` // 0: restart at once
 	// RestartLimit is how many quick deaths in a row mark a service failed.
-	RestartLimit  *int      `yaml:"restart_limit"`
+	RestartLimit  *int     `yaml:"restart_limit"`
 	LogMaxSize    *Size    `yaml:"log_max_size"`
 	LogMaxFiles   *int     `yaml:"log_max_files"`
 	LogTimestamps bool     `yaml:"log_timestamps"`
