@@ -15,7 +15,7 @@ import (
 // became and reads each newer generation in turn, so no line is skipped
 // even when several rotations happen between two looks.
 func Follow(ctx context.Context, path string, offset int64, w io.Writer) error {
-	f, err := os.Open(path)
+	f, err := Open(path)
 	if err != nil {
 		return err
 	}
@@ -65,14 +65,14 @@ func successor(f *os.File, path string) *os.File {
 		}
 		if sameFile(cur, fi) {
 			for k := n - 1; k >= 1; k-- {
-				if next, err := os.Open(Generation(path, k)); err == nil {
+				if next, err := Open(Generation(path, k)); err == nil {
 					return next
 				}
 			}
 			break
 		}
 	}
-	next, err := os.Open(path)
+	next, err := Open(path)
 	if err != nil {
 		return nil // between a rotation's rename and create: look again
 	}

@@ -5,16 +5,19 @@ package logs
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"strings"
+
+	"golang.org/x/sys/unix"
 )
 
 // Tail returns the last n lines of the file at path, reading backwards
 // from its end so that a large log costs no more than its tail. A missing
 // file has no lines.
 func Tail(path string, n int) ([]string, error) {
-	f, err := os.Open(path)
+	f, err := Open(path)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, nil
 	}
@@ -27,6 +30,25 @@ func Tail(path string, n int) ([]string, error) {
 		return nil, err
 	}
 	return tailFrom(f, end, n)
+}
+
+// Open opens a log for reading. A log lives where its service's user may
+// replace it, and root's daemonctl reads it (for a crash record, a failed
+// start, `logs`): a symbolic link or anything but a regular file there is
+// refused, so that a service cannot have /etc/shadow read out as its log.
+func Open(path string) (*os.File, error) {
+	f, err := os.OpenFile(path, os.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+	if errors.Is(err, unix.ELOOP) {
+		return nil, fmt.Errorf("log %s is a symbolic link: not read", path)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() {
+		f.Close()
+		return nil, fmt.Errorf("log %s is not a regular file: not read", path)
+	}
+	return f, nil
 }
 
 func tailFrom(f io.ReaderAt, end int64, n int) ([]string, error) {

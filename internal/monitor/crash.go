@@ -21,7 +21,10 @@ const CrashLogLines = 50
 
 // crashRecord gathers what is known about an unexpected exit.
 func crashRecord(logFile, dir string, exit proc.ExitStatus, since time.Time) *state.Crash {
-	tail, _ := logs.Tail(logFile, CrashLogLines)
+	tail, err := logs.Tail(logFile, CrashLogLines)
+	if err != nil {
+		tail = []string{"daemonctl: " + err.Error()}
+	}
 	return &state.Crash{At: time.Now().UTC(), Exit: exit, LogTail: tail, Artifacts: artifacts(dir, since)}
 }
 

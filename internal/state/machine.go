@@ -130,7 +130,7 @@ func (r *Record) MarkReady() error {
 func (r *Record) Exit(exit proc.ExitStatus, crash *Crash) error {
 	r.LastExit = &exit
 	if crash != nil {
-		r.LastCrash = crash
+		r.LastCrash, r.crashChanged = crash, true
 	}
 	return r.apply(Exited)
 }

@@ -44,8 +44,12 @@ type Record struct {
 	QuickDeaths int `json:"quick_deaths,omitempty"`
 	// NextRestart is when the monitor will start the service again.
 	NextRestart *time.Time `json:"next_restart,omitempty"`
-	// LastCrash describes the last exit nobody asked for.
+	// LastCrash describes the last exit nobody asked for. It holds lines
+	// of the service's log, so it is kept apart, in a file only its owner
+	// reads (Store.Write); records written before that carry it inline.
 	LastCrash *Crash `json:"last_crash,omitempty"`
+	// crashChanged: LastCrash is new, and its file is to be written.
+	crashChanged bool
 	// LogError says why the service's output cannot be written, while
 	// it cannot.
 	LogError string `json:"log_error,omitempty"`

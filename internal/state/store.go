@@ -2,6 +2,7 @@ package state
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -57,12 +58,42 @@ func CheckDirSafe(dir string) error {
 	return nil
 }
 
-// Read returns service name's record, nil if it has none.
-func (s Store) Read(name string) (*Record, error) { return ReadRecord(s.RecordPath(name)) }
+// CrashPath is where the last crash of service name is kept: apart from
+// its record, readable by its owner alone, since it holds log lines.
+func (s Store) CrashPath(name string) string { return filepath.Join(s.Dir, name+".crash") }
 
-// Write records r as service name's record.
+// Read returns service name's record, nil if it has none, with its last
+// crash when this user may read it.
+func (s Store) Read(name string) (*Record, error) {
+	r, err := ReadRecord(s.RecordPath(name))
+	if err != nil || r == nil || r.LastCrash != nil {
+		return r, err
+	}
+	if b, err := pidfile.ReadTrusted(s.CrashPath(name)); err == nil {
+		var c Crash
+		if json.Unmarshal(b, &c) == nil {
+			r.LastCrash = &c
+		}
+	}
+	return r, nil
+}
+
+// Write records r as service name's record, and its last crash, if new,
+// in a file of mode 0600.
 func (s Store) Write(name string, r *Record) error {
-	if err := WriteRecord(s.RecordPath(name), r); err != nil {
+	if r.crashChanged && r.LastCrash != nil {
+		b, err := json.Marshal(r.LastCrash)
+		if err != nil {
+			return err
+		}
+		if err := pidfile.WriteAtomic(s.CrashPath(name), b, 0o600); err != nil {
+			return fmt.Errorf("write crash record: %w", err)
+		}
+		r.crashChanged = false
+	}
+	inline := *r
+	inline.LastCrash = nil
+	if err := WriteRecord(s.RecordPath(name), &inline); err != nil {
 		return fmt.Errorf("write state: %w", err)
 	}
 	return nil
