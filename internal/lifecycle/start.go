@@ -17,6 +17,7 @@ import (
 	"github.com/daemonctl/daemonctl/internal/logs"
 	"github.com/daemonctl/daemonctl/internal/privilege"
 	"github.com/daemonctl/daemonctl/internal/proc"
+	"github.com/daemonctl/daemonctl/internal/safepath"
 	"github.com/daemonctl/daemonctl/internal/state"
 	"github.com/daemonctl/daemonctl/internal/supervisor"
 )
@@ -158,9 +159,11 @@ func (m *Manager) launch(ctx context.Context, s *config.Service, o state.Observa
 		return nil, nil, err
 	}
 	defer logFile.Close()
-	if err := os.MkdirAll(filepath.Dir(s.PidFile), 0o755); err != nil {
+	pidDir, err := safepath.OpenDir(filepath.Dir(s.PidFile), true)
+	if err != nil {
 		return nil, nil, fmt.Errorf("pid file directory: %w", err)
 	}
+	pidDir.Close()
 	crashpoint.Here("start:checked")
 	req, err := m.sup.Send(supervisor.OpStart, s.Name, m.environ)
 	if err != nil {
@@ -363,16 +366,11 @@ func checkDir(dir string) error {
 // openLog opens the service's log for appending and returns its size. It
 // is how start checks, before anything runs, that the log can be written.
 func openLog(path string) (*os.File, int64, error) {
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return nil, 0, fmt.Errorf("log directory: %w", err)
-	}
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o644)
+	dir, f, err := logs.OpenForAppend(path)
 	if err != nil {
-		if errors.Is(err, unix.ELOOP) {
-			return nil, 0, fmt.Errorf("log file %s is a symbolic link: refused", path)
-		}
-		return nil, 0, fmt.Errorf("log file: %w", err)
+		return nil, 0, err
 	}
+	dir.Close()
 	fi, err := f.Stat()
 	if err != nil {
 		f.Close()

@@ -5,9 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/daemonctl/daemonctl/internal/safepath"
 )
 
 // Rotator writes a service's output to its log file and rotates it by
@@ -25,6 +28,7 @@ type Rotator struct {
 	Timestamps bool
 	Now        func() time.Time
 
+	dir          *safepath.Dir // the log's directory, resolved safely
 	f            *os.File
 	size         int64
 	atLineStart  bool
@@ -37,25 +41,44 @@ type Rotator struct {
 // MaxPartial is how much of an unfinished line a Rotator holds back.
 const MaxPartial = 64 << 10
 
-// Open opens (appending to) or creates the log at r.Path.
+// Open opens (appending to) or creates the log at r.Path, its directory
+// resolved without following a link another user could have planted
+// (package safepath); the directory is made if missing.
 func (r *Rotator) Open() error {
 	if r.Now == nil {
 		r.Now = time.Now
 	}
-	f, err := os.OpenFile(r.Path, os.O_WRONLY|os.O_APPEND|os.O_CREATE|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o644)
+	dir, f, err := OpenForAppend(r.Path)
 	if err != nil {
-		if errors.Is(err, unix.ELOOP) {
-			return fmt.Errorf("log file %s is a symbolic link: refused", r.Path)
-		}
-		return fmt.Errorf("log file: %w", err)
+		return err
 	}
 	fi, err := f.Stat()
 	if err != nil {
 		f.Close()
+		dir.Close()
 		return err
 	}
-	r.f, r.size, r.atLineStart = f, fi.Size(), true
+	r.dir.Close()
+	r.dir, r.f, r.size, r.atLineStart = dir, f, fi.Size(), true
 	return nil
+}
+
+// OpenForAppend opens (creating it and its directory if need be) the log
+// at path for appending, and returns its directory with it.
+func OpenForAppend(path string) (*safepath.Dir, *os.File, error) {
+	dir, err := safepath.OpenDir(filepath.Dir(path), true)
+	if err != nil {
+		return nil, nil, fmt.Errorf("log file: %w", err)
+	}
+	f, err := dir.OpenFile(filepath.Base(path), os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+	if err != nil {
+		dir.Close()
+		if errors.Is(err, unix.ELOOP) {
+			return nil, nil, fmt.Errorf("log file %s is a symbolic link: refused", path)
+		}
+		return nil, nil, fmt.Errorf("log file: %w", err)
+	}
+	return dir, f, nil
 }
 
 // Write writes the complete lines of p, rotating before any line that
@@ -141,9 +164,10 @@ func (r *Rotator) write(b []byte) error {
 // deleted (an operator freeing a full disk) or moved away by another tool.
 func (r *Rotator) reopenIfMoved() {
 	r.lastCheck = r.Now()
-	cur, err1 := r.f.Stat()
-	now, err2 := os.Stat(r.Path)
-	if err1 == nil && err2 == nil && os.SameFile(cur, now) {
+	var cur unix.Stat_t
+	err1 := unix.Fstat(int(r.f.Fd()), &cur)
+	now, err2 := r.dir.Stat(filepath.Base(r.Path))
+	if err1 == nil && err2 == nil && cur.Dev == now.Dev && cur.Ino == now.Ino {
 		return
 	}
 	old := r.f
@@ -159,14 +183,15 @@ func (r *Rotator) rotate() error {
 	if err := r.f.Close(); err != nil {
 		return err
 	}
+	base := filepath.Base(r.Path)
 	if r.MaxFiles <= 0 {
-		os.Remove(r.Path)
+		r.dir.Remove(base)
 	} else {
-		os.Remove(Generation(r.Path, r.MaxFiles))
+		r.dir.Remove(Generation(base, r.MaxFiles))
 		for i := r.MaxFiles - 1; i >= 1; i-- {
-			os.Rename(Generation(r.Path, i), Generation(r.Path, i+1))
+			r.dir.Rename(Generation(base, i), Generation(base, i+1))
 		}
-		if err := os.Rename(r.Path, Generation(r.Path, 1)); err != nil {
+		if err := r.dir.Rename(base, Generation(base, 1)); err != nil {
 			return fmt.Errorf("rotate %s: %w", r.Path, err)
 		}
 	}
@@ -182,6 +207,7 @@ func (r *Rotator) Close() error {
 	if cerr := r.f.Close(); err == nil {
 		err = cerr
 	}
+	r.dir.Close()
 	return err
 }
 

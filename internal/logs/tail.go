@@ -8,9 +8,12 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/daemonctl/daemonctl/internal/safepath"
 )
 
 // Tail returns the last n lines of the file at path, reading backwards
@@ -37,7 +40,12 @@ func Tail(path string, n int) ([]string, error) {
 // start, `logs`): a symbolic link or anything but a regular file there is
 // refused, so that a service cannot have /etc/shadow read out as its log.
 func Open(path string) (*os.File, error) {
-	f, err := os.OpenFile(path, os.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+	dir, err := safepath.OpenDir(filepath.Dir(path), false)
+	if err != nil {
+		return nil, err
+	}
+	defer dir.Close()
+	f, err := dir.OpenFile(filepath.Base(path), os.O_RDONLY|unix.O_NONBLOCK, 0)
 	if errors.Is(err, unix.ELOOP) {
 		return nil, fmt.Errorf("log %s is a symbolic link: not read", path)
 	}

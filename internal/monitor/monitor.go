@@ -236,10 +236,7 @@ func (m *monitor) launch(ctx context.Context) (*run, error) {
 	w.Close()
 	if err != nil {
 		r.Close()
-		// Nothing runs: the start has failed, now, not once the
-		// supervisor has gone.
-		m.store.Update(ctx, s.Name, func(rec *state.Record) bool { return m.owns(rec) && rec.Token == token },
-			func(rec *state.Record) error { return rec.GiveUp(err.Error()) })
+		m.giveUp(ctx, token, err)
 		return nil, err
 	}
 	crashpoint.Here("monitor:spawned")
@@ -250,12 +247,23 @@ func (m *monitor) launch(ctx context.Context) (*run, error) {
 		// nobody can find must not run.
 		(proc.Tree{Leader: id, Token: token}).Stop(context.WithoutCancel(ctx), unix.SIGKILL, time.Second, time.Second)
 		<-exited
+		if err != nil {
+			m.giveUp(ctx, token, err)
+		}
 		return nil, err
 	}
 	crashpoint.Here("monitor:recorded")
 	m.tell(Event{Kind: state.Launched, PID: id.PID})
 	go m.awaitReady(ctx, run, offset)
 	return run, nil
+}
+
+// giveUp records that the launch of the instance reserved as token
+// failed with err: nothing of it runs, and the service has failed, now,
+// not once the supervisor has gone.
+func (m *monitor) giveUp(ctx context.Context, token string, err error) {
+	m.store.Update(ctx, m.Service.Name, func(rec *state.Record) bool { return m.owns(rec) && rec.Token == token },
+		func(rec *state.Record) error { return rec.GiveUp(err.Error()) })
 }
 
 func (m *monitor) logSize() int64 {
@@ -438,7 +446,7 @@ func (m *monitor) afterExit(ctx context.Context, r *run, exit proc.ExitStatus) (
 		switch {
 		case m.first && wasStarting:
 			ev.Kind, ev.Detail = state.GaveUp, fmt.Sprintf("exited during start: %s", exit)
-			return rec.GiveUp(ev.Detail)
+			return rec.GiveUp("") // the exit says why
 		case !ShouldRestart(string(s.Restart), exit.Code, r.known):
 			ev.Detail = fmt.Sprintf("exited (%s); restart policy %s: not restarting", exit, s.Restart)
 			return nil
@@ -450,7 +458,7 @@ func (m *monitor) afterExit(ctx context.Context, r *run, exit proc.ExitStatus) (
 		}
 		if rec.QuickDeaths > *s.RestartLimit {
 			ev.Kind, ev.Detail = state.GaveUp, fmt.Sprintf("exited (%s); %d quick deaths in a row, giving up", exit, rec.QuickDeaths)
-			return rec.GiveUp(ev.Detail)
+			return rec.GiveUp("") // the exit says why
 		}
 		delay = RestartDelay(s.RestartDelay.Std(), rec.QuickDeaths)
 		ev.Kind = state.RestartScheduled

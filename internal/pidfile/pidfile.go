@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -19,6 +20,8 @@ import (
 	"syscall"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/daemonctl/daemonctl/internal/safepath"
 )
 
 // ErrCorrupt marks a pid or state file whose content cannot be read.
@@ -42,12 +45,18 @@ func WriteAtomic(path string, data []byte, perm os.FileMode) error {
 // the writer's): the new file has them before it takes path's place, so
 // it is never readable with more rights than asked for.
 func WriteAtomicAs(path string, data []byte, perm os.FileMode, uid, gid int) error {
-	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
+	dir, err := safepath.OpenDir(filepath.Dir(path), false)
 	if err != nil {
 		return err
 	}
-	defer os.Remove(tmp.Name()) // no-op after a successful rename
+	defer dir.Close()
+	base := filepath.Base(path)
+	tmpName := fmt.Sprintf(".%s.tmp%d", base, rand.Uint32())
+	tmp, err := dir.OpenFile(tmpName, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return err
+	}
+	defer dir.Remove(tmpName) // fails harmlessly after the rename
 	if _, err := tmp.Write(data); err != nil {
 		tmp.Close()
 		return err
@@ -65,7 +74,7 @@ func WriteAtomicAs(path string, data []byte, perm os.FileMode, uid, gid int) err
 	if err := tmp.Close(); err != nil {
 		return err
 	}
-	return os.Rename(tmp.Name(), path)
+	return dir.Rename(tmpName, base)
 }
 
 // ReadNoFollow reads a small file, refusing a symbolic link at path.

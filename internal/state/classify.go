@@ -153,7 +153,10 @@ func (o Observation) Classify() (Reported, string) {
 }
 
 func failedDetail(r *Record) string {
-	if r.LastExit == nil && r.GaveUpBecause != "" {
+	if r.GaveUpBecause != "" && r.Restarts > 0 {
+		return fmt.Sprintf("gave up after %d restarts: %s", r.Restarts, r.GaveUpBecause)
+	}
+	if r.GaveUpBecause != "" {
 		return "start gave up: " + r.GaveUpBecause
 	}
 	if r.Restarts > 0 {

@@ -145,7 +145,8 @@ func (r *Record) ScheduleRestart(delay time.Duration) error {
 }
 
 // GiveUp records that the start, or the restart policy, gave up on the
-// service, and why (GaveUp).
+// service (GaveUp), and why when its last exit does not say: a launch
+// that failed, a readiness check that timed out.
 func (r *Record) GiveUp(reason string) error {
 	r.GaveUpBecause = reason
 	return r.apply(GaveUp)
