@@ -31,6 +31,9 @@ type Manager struct {
 
 	ownerOnce sync.Once
 	ownerErr  error // the run_dir is not this config's
+
+	lostOnce sync.Once
+	lost     bool // run_dir names no config: never used, or deleted
 }
 
 // SupervisorCommand says how to run the supervisor of the config's
@@ -71,12 +74,36 @@ func (m *Manager) lock(ctx context.Context, s *config.Service) (*pidfile.Lock, e
 	if err != nil {
 		return nil, err
 	}
-	m.ownerOnce.Do(func() { m.ownerErr = m.store.CheckOwner(m.cfg.Path, true) })
+	m.ownerOnce.Do(func() {
+		m.runDirLost() // before the claim below makes it look used
+		m.ownerErr = m.store.CheckOwner(m.cfg.Path, true)
+	})
 	if m.ownerErr != nil {
 		l.Release()
 		return nil, m.ownerErr
 	}
 	return l, nil
+}
+
+// runDirLost reports whether run_dir names no config: it was never used,
+// or it was deleted under running services, whose records must then be
+// recovered from /proc.
+func (m *Manager) runDirLost() bool {
+	m.lostOnce.Do(func() { m.lost = !m.store.Claimed() })
+	return m.lost
+}
+
+// observe looks at service s: its record and what /proc shows, and when
+// the run_dir was lost, the instance its record would have named.
+func (m *Manager) observe(s *config.Service) state.Observation {
+	o := m.store.Observe(s.Name, s.PidFile)
+	if o.Record != nil || o.RecordErr != nil || !m.runDirLost() {
+		return o
+	}
+	if rec, n := m.store.Recover(s.Name, s.PidFile, s.LogFile); rec != nil {
+		return state.Observation{Record: rec, LeaderAlive: true, Recovered: n, PidFilePID: o.PidFilePID, PidErr: o.PidErr}
+	}
+	return o
 }
 
 func (m *Manager) writeRecord(s *config.Service, r *state.Record) error {

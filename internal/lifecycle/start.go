@@ -15,6 +15,7 @@ import (
 	"github.com/daemonctl/daemonctl/internal/config"
 	"github.com/daemonctl/daemonctl/internal/crashpoint"
 	"github.com/daemonctl/daemonctl/internal/logs"
+	"github.com/daemonctl/daemonctl/internal/pidfile"
 	"github.com/daemonctl/daemonctl/internal/privilege"
 	"github.com/daemonctl/daemonctl/internal/proc"
 	"github.com/daemonctl/daemonctl/internal/safepath"
@@ -64,7 +65,7 @@ func (m *Manager) startSet(ctx context.Context, set []*config.Service) error {
 func (m *Manager) runningOf(set []*config.Service) []string {
 	var out []string
 	for _, s := range set {
-		if m.store.Observe(s.Name, s.PidFile).Running() {
+		if m.observe(s).Running() {
 			out = append(out, s.Name)
 		}
 	}
@@ -99,7 +100,7 @@ func (m *Manager) startOne(ctx context.Context, s *config.Service) error {
 	if err != nil {
 		return &ServiceError{Service: s.Name, Err: err}
 	}
-	o := m.store.Observe(s.Name, s.PidFile)
+	o := m.observe(s)
 	switch {
 	case o.RecordErr != nil:
 		l.Release()
@@ -112,18 +113,27 @@ func (m *Manager) startOne(ctx context.Context, s *config.Service) error {
 			l.Release()
 			return err
 		}
-		o = m.store.Observe(s.Name, s.PidFile)
+		o = m.observe(s)
 	case o.Running() || o.Launching():
 		defer l.Release()
 		pid := o.Record.Leader.PID
-		if o.Running() && !o.SupervisorAlive {
+		switch {
+		case o.Recovered > 0:
+			if err := m.takeOver(s, o.Record); err != nil {
+				return &ServiceError{Service: s.Name, Err: err}
+			}
+			if err := pidfile.WritePID(s.PidFile, pid); err != nil {
+				return &ServiceError{Service: s.Name, Err: err}
+			}
+			m.printf("%s is already running (pid %d); its record in run_dir was lost, it was found again by its environment and taken over", s.Name, pid)
+		case o.Running() && !o.SupervisorAlive:
 			if err := m.takeOver(s, o.Record); err != nil {
 				return &ServiceError{Service: s.Name, Err: err}
 			}
 			m.printf("%s is already running (pid %d); its supervisor had died, a new one took it over", s.Name, pid)
-		} else if o.Running() {
+		case o.Running():
 			m.printf("%s is already running (pid %d)", s.Name, pid)
-		} else {
+		default:
 			m.printf("%s is already being started", s.Name)
 		}
 		l.Release()
@@ -309,7 +319,7 @@ func (m *Manager) awaitExisting(ctx context.Context, s *config.Service) error {
 	defer cancel()
 	var gone error
 	err := backoff.Until(waitCtx, existingCheck, func() (bool, error) {
-		o := m.store.Observe(s.Name, s.PidFile)
+		o := m.observe(s)
 		if !o.Running() && !o.Launching() {
 			state, detail := o.Classify()
 			gone = m.startError(s, fmt.Errorf("%s while another start waited for it: %s", state, detail))

@@ -16,7 +16,7 @@ func (m *Manager) Status(names []string) ([]state.Status, error) {
 			out[i] = state.Observation{RecordErr: owner}.Status(s.Name, s.PidFile, s.LogFile)
 			continue
 		}
-		out[i] = m.store.Observe(s.Name, s.PidFile).Status(s.Name, s.PidFile, s.LogFile)
+		out[i] = m.observe(s).Status(s.Name, s.PidFile, s.LogFile)
 	}
 	return out, nil
 }

@@ -41,7 +41,7 @@ func (m *Manager) stopOne(ctx context.Context, s *config.Service, opts StopOptio
 	if err != nil {
 		return &ServiceError{Service: s.Name, Err: err}
 	}
-	o := m.store.Observe(s.Name, s.PidFile)
+	o := m.observe(s)
 	err = m.stopLocked(ctx, s, o, opts)
 	l.Release()
 	// The monitor records the exit under the lock, then leaves; it is

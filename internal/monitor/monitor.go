@@ -209,7 +209,7 @@ func (m *monitor) launch(ctx context.Context) (*run, error) {
 		return nil, err
 	}
 	token := newToken()
-	env = append(env, proc.TokenVar+"="+token, "DAEMONCTL_SERVICE="+s.Name)
+	env = append(env, proc.TokenVar+"="+token, "DAEMONCTL_SERVICE="+s.Name, m.store.RunDirMark())
 	r, w, err := newPipe()
 	if err != nil {
 		return nil, err

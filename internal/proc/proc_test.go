@@ -116,3 +116,19 @@ func TestChildExitStatus(t *testing.T) {
 		t.Error("128+signal")
 	}
 }
+
+func TestFindInstances(t *testing.T) {
+	leader := spawnTree(t)
+	token := "test-token-" + t.Name()
+	waitMembers(t, Tree{Leader: leader, Token: token}, 4)
+	found, err := FindInstances(TokenVar + "=" + token)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(found) != 1 || found[0].Leader != leader || found[0].Size != 4 || found[0].Token != token {
+		t.Fatalf("found %+v, want one instance of 4 led by %v", found, leader)
+	}
+	if found, _ := FindInstances(TokenVar+"="+token, "NOT_THERE=1"); len(found) != 0 {
+		t.Fatalf("a mark nobody carries found %+v", found)
+	}
+}

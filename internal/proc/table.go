@@ -105,3 +105,55 @@ func (g *scanGroup) start() {
 		g.mu.Unlock()
 	}()
 }
+
+// Instance is one service instance found in /proc by its environment.
+type Instance struct {
+	Token  string
+	Leader Identity // the process of the tree that started first
+	Size   int      // processes in its tree
+}
+
+// FindInstances finds, in a fresh scan of /proc, the instances whose
+// processes carry every KEY=VALUE of marks in their environment, grouped
+// by instance token: how daemonctl finds services again whose records
+// were lost. It reads every process's environment: it is for when records
+// are missing, not for every status.
+func FindInstances(marks ...string) ([]Instance, error) {
+	table, err := scans.fresh()
+	if err != nil {
+		return nil, err
+	}
+	byToken := map[string]*Instance{}
+	var order []string
+	for _, e := range table {
+		env, err := os.ReadFile("/proc/" + strconv.Itoa(e.PID) + "/environ")
+		if err != nil || !hasAll(env, marks) {
+			continue
+		}
+		token := e.instanceToken()
+		in := byToken[token]
+		if in == nil {
+			in = &Instance{Token: token, Leader: e.Identity}
+			byToken[token] = in
+			order = append(order, token)
+		}
+		in.Size++
+		if e.StartTicks < in.Leader.StartTicks {
+			in.Leader = e.Identity
+		}
+	}
+	out := make([]Instance, len(order))
+	for i, t := range order {
+		out[i] = *byToken[t]
+	}
+	return out, nil
+}
+
+func hasAll(env []byte, marks []string) bool {
+	for _, m := range marks {
+		if !bytes.Contains(env, append(append([]byte{0}, m...), 0)) && !bytes.HasPrefix(env, append([]byte(m), 0)) {
+			return false
+		}
+	}
+	return true
+}

@@ -39,6 +39,9 @@ type Observation struct {
 	// Orphans counts processes of an instance whose launch was
 	// interrupted before its leader was recorded.
 	Orphans int
+	// Recovered counts the instances found in /proc (Store.Recover)
+	// because the record was gone; Record is the first one's.
+	Recovered int
 }
 
 // Observe looks at service name, whose pid file is pidFile.
@@ -122,6 +125,10 @@ func (o Observation) Classify() (Reported, string) {
 			return Running, "a stop began but was interrupted; stop (or start) finishes it"
 		case r.Phase == PhaseStopping:
 			return Stopping, ""
+		case o.Recovered > 1:
+			return Running, fmt.Sprintf("its record in run_dir was lost; %d instances of it were found running, which stop ends", o.Recovered)
+		case o.Recovered == 1:
+			return Running, "its record in run_dir was lost; found again by its environment, and start or stop takes it back"
 		}
 		return Running, r.LogError
 	case r != nil && r.Phase == PhaseStopping && o.StopInterrupted:

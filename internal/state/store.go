@@ -13,6 +13,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/daemonctl/daemonctl/internal/pidfile"
+	"github.com/daemonctl/daemonctl/internal/proc"
 )
 
 // Store keeps the records and locks of a config's services in its
@@ -121,6 +122,45 @@ func (s Store) Update(ctx context.Context, name string, match func(*Record) bool
 // holds: two configs sharing one run_dir would read, start and stop each
 // other's services under the same names.
 const OwnerFile = "config"
+
+// Claimed reports whether run_dir names the config it belongs to: once a
+// start has used it, it does, so a run_dir that does not was never used,
+// or was deleted under its services (see Recover).
+func (s Store) Claimed() bool {
+	_, err := os.Lstat(filepath.Join(s.Dir, OwnerFile))
+	return err == nil
+}
+
+// RunDirVar is in every service's environment: the run_dir whose records
+// name it, so that a running instance is found again (Recover) when its
+// record is gone.
+const RunDirVar = "DAEMONCTL_RUN_DIR"
+
+// RunDirMark is the RunDirVar=DIR entry of the environment of every
+// service of this run_dir, by its real path.
+func (s Store) RunDirMark() string {
+	dir := s.Dir
+	if real, err := filepath.EvalSymlinks(dir); err == nil {
+		dir = real
+	}
+	return RunDirVar + "=" + dir
+}
+
+// Recover finds, from /proc, the running instance of service name whose
+// record is gone (run_dir deleted under it): a process carrying
+// DAEMONCTL_SERVICE=name and RunDirVar=this run_dir in its environment.
+// It returns the record it would have had, and how many instances run
+// (more than one can only be the doing of the deletion).
+func (s Store) Recover(name, pidFile, logFile string) (*Record, int) {
+	found, err := proc.FindInstances("DAEMONCTL_SERVICE="+name, s.RunDirMark())
+	if err != nil || len(found) == 0 {
+		return nil, 0
+	}
+	in := found[0]
+	r := &Record{Service: name, Phase: PhaseRunning, Leader: in.Leader, Token: in.Token,
+		PidFile: pidFile, LogFile: logFile, StartedAt: in.Leader.StartTime()}
+	return r, len(found)
+}
 
 // CheckOwner refuses a run_dir that holds the services of a config other
 // than configPath (compared by real path, so a config reached through a
