@@ -383,9 +383,11 @@ func (m *monitor) watch(ctx context.Context, r *run) (proc.ExitStatus, bool) {
 			}
 			return exit, false
 		case <-ctx.Done():
-			// Told to go: a stop is under way, or an operator wants this
-			// monitor gone. Either way the service is not ours to end.
-			if m.stopRequested() {
+			// Told to go: a stop is under way, a later start superseded
+			// this monitor (after a stop ended the instance), or the
+			// supervisor is going away. Either way the service is not ours
+			// to end; if it has ended already, its exit is collected.
+			if m.stopRequested() || !r.leader.Alive() {
 				exit := <-r.exited
 				m.store.Update(ctx, m.Service.Name, func(rec *state.Record) bool { return rec.Token == r.token }, func(rec *state.Record) error {
 					return rec.Exit(exit, nil)
