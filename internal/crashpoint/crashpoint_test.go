@@ -8,7 +8,7 @@ import (
 	"testing"
 )
 
-// In a child: pass the points in DAEMONCTL_TEST_POINTS order, then exit 0.
+// In a child: pass two points, then exit 0.
 func TestMain(m *testing.M) {
 	if os.Getenv("CRASHPOINT_CHILD") == "1" {
 		Here("before")

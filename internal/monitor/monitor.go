@@ -225,12 +225,12 @@ func (m *monitor) launch(ctx context.Context) (*run, error) {
 	}
 	crashpoint.Here("monitor:claimed")
 	var id proc.Identity
-	// The service also holds the pipe's read end (as fd 3), so the pipe
-	// never loses its last reader: if this monitor dies, the service's
-	// writes still succeed (buffered in the pipe, blocking only once it
-	// is full) until a new supervisor takes the service over and drains it.
+	// The service's stdout also reads the pipe (newPipe), so if this
+	// monitor dies, the service's writes still succeed (buffered in the
+	// pipe, blocking only once it is full) until a new supervisor takes
+	// the service over and drains it.
 	exited, err := m.Reaper.Launch(func() (int, error) {
-		id, err = m.spawn(proc.Spec{Argv: s.Command.Argv, Dir: s.Dir, Env: env, Stdout: w, Stderr: w, ExtraFiles: []*os.File{r}})
+		id, err = m.spawn(proc.Spec{Argv: s.Command.Argv, Dir: s.Dir, Env: env, Stdout: w, Stderr: w})
 		return id.PID, err
 	})
 	w.Close()

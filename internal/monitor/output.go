@@ -81,14 +81,31 @@ func (s *sink) close() error {
 	return s.log.Close()
 }
 
-// newPipe returns the pipe the service writes its output to.
-func newPipe() (r, w *os.File, err error) {
-	r, w, err = os.Pipe()
+// newPipe returns the pipe the service writes its output to: r for the
+// monitor, rw for the service's stdout and stderr. rw is the pipe opened
+// again, read-write, through /proc/self/fd (Linux opens a pipe so, see
+// pipe(7) and proc(5)): the service's own stdout counts as a reader, so
+// the pipe never loses its last reader while the service can still write
+// to it, even when its supervisor is killed and the service has closed
+// every other descriptor it inherited. Its writes then fill the pipe and
+// wait for the next supervisor; they never fail with EPIPE.
+func newPipe() (r, rw *os.File, err error) {
+	r, w, err := os.Pipe()
 	if err != nil {
 		return nil, nil, err
 	}
+	defer w.Close()
 	unix.FcntlInt(w.Fd(), unix.F_SETPIPE_SZ, pipeSize) // best effort: capped by /proc/sys/fs/pipe-max-size
-	return r, w, nil
+	// Opened by a raw open(2), not os.OpenFile: that would put the new
+	// file description in non-blocking mode for the runtime's poller, and
+	// the service, sharing it, would get EAGAIN instead of waiting on a
+	// full pipe.
+	fd, err := unix.Open(fmt.Sprintf("/proc/self/fd/%d", w.Fd()), unix.O_RDWR|unix.O_CLOEXEC, 0)
+	if err != nil {
+		r.Close()
+		return nil, nil, fmt.Errorf("output pipe: %w", err)
+	}
+	return r, os.NewFile(uintptr(fd), "service output"), nil
 }
 
 // QueueLimit is how much output a monitor holds in memory while the log

@@ -111,9 +111,10 @@ func Serve(ctx context.Context, load func() (*config.Config, error)) error {
 // ignored across exec (signal(7)), a caught one is reset to its default.
 // So every signal the supervisor may have been started with ignored
 // (nohup ignores HUP) is caught here and dropped, and a service's `trap
-// HUP` or a JVM's HUP handler works. SIGPIPE alone stays ignored, by
-// design (as systemd's IgnoreSIGPIPE= does): a service whose supervisor
-// was killed must not die of writing to its output pipe.
+// HUP` or a JVM's HUP handler works. SIGPIPE alone stays ignored, as
+// systemd's IgnoreSIGPIPE= default has it, which servers written for
+// systemd expect. (Their output pipe needs no such help: it never loses
+// its last reader, see monitor's newPipe.)
 func resetSignals() {
 	signal.Ignore(unix.SIGPIPE)
 	dropped := make(chan os.Signal, 1)
