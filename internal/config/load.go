@@ -146,36 +146,18 @@ func (c *Config) applyDefaults() {
 		if s.StopSignal == 0 {
 			s.StopSignal = Signal(15)
 		}
-		if s.StopTimeout == nil {
-			d := Duration(DefaultStopTimeout)
-			s.StopTimeout = &d
-		}
-		if s.StartGrace == nil {
-			g := Duration(DefaultStartGrace)
-			s.StartGrace = &g
-		}
+		setDefault(&s.StopTimeout, Duration(DefaultStopTimeout))
+		setDefault(&s.StartGrace, Duration(DefaultStartGrace))
 		if s.Ready != nil && s.Ready.Timeout == 0 {
 			s.Ready.Timeout = Duration(DefaultReadyTimeout)
 		}
 		if s.Restart == "" {
 			s.Restart = RestartNever
 		}
-		if s.RestartDelay == nil {
-			d := Duration(DefaultRestartDelay)
-			s.RestartDelay = &d
-		}
-		if s.RestartLimit == nil {
-			n := DefaultRestartLimit
-			s.RestartLimit = &n
-		}
-		if s.LogMaxSize == nil {
-			sz := Size(DefaultLogMaxSize)
-			s.LogMaxSize = &sz
-		}
-		if s.LogMaxFiles == nil {
-			n := DefaultLogMaxFiles
-			s.LogMaxFiles = &n
-		}
+		setDefault(&s.RestartDelay, Duration(DefaultRestartDelay))
+		setDefault(&s.RestartLimit, DefaultRestartLimit)
+		setDefault(&s.LogMaxSize, Size(DefaultLogMaxSize))
+		setDefault(&s.LogMaxFiles, DefaultLogMaxFiles)
 	}
 	for name, h := range c.Hosts {
 		if h == nil {
@@ -186,6 +168,14 @@ func (c *Config) applyDefaults() {
 		if h.Address == "" {
 			h.Address = name
 		}
+	}
+}
+
+// setDefault points an optional key left out at its default; a key set,
+// even to zero, keeps its value.
+func setDefault[T any](p **T, def T) {
+	if *p == nil {
+		*p = &def
 	}
 }
 
