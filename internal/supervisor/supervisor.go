@@ -8,9 +8,9 @@
 // One process rather than one per service: a Go process costs about
 // 2.5 MB of private memory however little it does, so a process per
 // service would cost more than supervisord. Crash safety does not depend
-// on it: services hold their own output pipe's read end, so if the
-// supervisor dies they keep running and writing, and the next supervisor
-// takes them over and drains what they wrote meanwhile.
+// on it: a service's stdout reads its own output pipe too, so if the
+// supervisor dies the service keeps running and writing, and the next
+// supervisor takes it over and drains what it wrote meanwhile.
 package supervisor
 
 import (
