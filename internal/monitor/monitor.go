@@ -148,7 +148,7 @@ type run struct {
 }
 
 // detach stops reading the service's output, for a monitor that leaves a
-// running service: the service holds the pipe's read end too, so its
+// running service: the service's stdout reads the pipe too, so its
 // writes go on into the pipe for the next monitor.
 func (r *run) detach() {
 	if r.pipe != nil {
