@@ -3,17 +3,21 @@ package probe
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/daemonctl/daemonctl/internal/config"
+	"github.com/daemonctl/daemonctl/internal/reaper"
 )
 
 func TestTCP(t *testing.T) {
@@ -145,5 +149,47 @@ func TestFor(t *testing.T) {
 	}
 	if p := For(&config.Ready{Log: "up", LogPattern: regexp.MustCompile("up")}, target).(*Log); p.File != "/srv/out" || p.Offset != 7 {
 		t.Errorf("log probe reads %s from %d", p.File, p.Offset)
+	}
+}
+
+// Exec probes run by a supervisor share its reaper: 1,000 of them, while
+// plain os/exec commands run beside them, lose no exit to it.
+func TestExecProbesBesideTheReaper(t *testing.T) {
+	r, err := reaper.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 1000
+	if testing.Short() {
+		n = 100
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, 2*n)
+	wg.Go(func() {
+		p := Exec{Argv: []string{"true"}, Env: []string{"PATH=" + os.Getenv("PATH")}, Reaper: r}
+		for range n {
+			if err := p.Check(context.Background()); err != nil {
+				errs <- fmt.Errorf("exec probe: %w", err)
+			}
+		}
+	})
+	wg.Go(func() {
+		for range n {
+			if err := exec.Command("true").Run(); err != nil {
+				errs <- fmt.Errorf("os/exec: %w", err)
+			}
+		}
+	})
+	wg.Wait()
+	close(errs)
+	failed := 0
+	for err := range errs {
+		if failed == 0 {
+			t.Error(err)
+		}
+		failed++
+	}
+	if failed > 0 {
+		t.Fatalf("%d of %d commands lost their exit", failed, 2*n)
 	}
 }
