@@ -2,7 +2,8 @@
 # Runs every test daemonctl has, against real servers. On a fresh machine it
 # first installs (apt-get, as root) the servers the scenarios drive:
 # redis-server, ZooKeeper, a JDK for the JVM-behind-bash scenario, curl,
-# and OpenSSH's server and client with iproute2 for the multi-host ones.
+# OpenSSH's server and client with iproute2 for the multi-host ones, and
+# useradd and perl for the ones that play another local user.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -18,6 +19,9 @@ command -v curl >/dev/null || need+=(curl)
 command -v ssh >/dev/null || need+=(openssh-client)
 command -v ssh-keygen >/dev/null || need+=(openssh-client)
 command -v ip >/dev/null || need+=(iproute2)
+# the hostile-local-user scenarios: a throwaway user, a perl listener
+command -v useradd >/dev/null || need+=(passwd)
+command -v perl >/dev/null || need+=(perl-base)
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing: ${need[*]}"
   export DEBIAN_FRONTEND=noninteractive
