@@ -14,8 +14,6 @@ package monitor
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -208,7 +206,7 @@ func (m *monitor) launch(ctx context.Context) (*run, error) {
 	if err != nil {
 		return nil, err
 	}
-	token := newToken()
+	token := proc.NewToken()
 	env = append(env, proc.TokenVar+"="+token, "DAEMONCTL_SERVICE="+s.Name, m.store.RunDirMark())
 	r, w, err := newPipe()
 	if err != nil {
@@ -490,10 +488,4 @@ func (m *monitor) spawn(spec proc.Spec) (proc.Identity, error) {
 		return proc.Identity{}, err
 	}
 	return priv.Spawn(spec)
-}
-
-func newToken() string {
-	b := make([]byte, 16)
-	rand.Read(b)
-	return hex.EncodeToString(b)
 }

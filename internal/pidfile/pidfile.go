@@ -111,7 +111,7 @@ func ReadTrusted(path string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	if owner != 0 && int(owner) != os.Geteuid() {
+	if !safepath.Trusted(owner) {
 		return nil, fmt.Errorf("%s belongs to uid %d, not to uid %d or root: refused", path, owner, os.Geteuid())
 	}
 	return b, nil

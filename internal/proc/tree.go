@@ -2,6 +2,8 @@ package proc
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"fmt"
 	"time"
 
@@ -13,6 +15,14 @@ import (
 // a process that left the process group (setsid, a double fork) is still
 // found.
 const TokenVar = "DAEMONCTL_INVOCATION_ID"
+
+// NewToken returns a random token: an instance's TokenVar, or a request's
+// claim on a service's record.
+func NewToken() string {
+	b := make([]byte, 16)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}
 
 // A Tree is the set of processes one service instance consists of: the
 // leader daemonctl launched in a new session, everything in its process

@@ -108,6 +108,10 @@ func OpenDir(path string, create bool) (*Dir, error) {
 	return &Dir{fd: fd, Path: abs}, nil
 }
 
+// Trusted reports whether uid may change what daemonctl relies on without
+// being a risk to it: root, or the user daemonctl runs as.
+func Trusted(uid uint32) bool { return uid == 0 || int(uid) == os.Geteuid() }
+
 // trusted says why a link (link) in directory dirfd may not be followed:
 // the directory may be changed by a user other than root or us, and the
 // link is not root's or ours.
@@ -116,11 +120,10 @@ func trusted(dirfd int, link *unix.Stat_t) error {
 	if err := unix.Fstat(dirfd, &st); err != nil {
 		return err
 	}
-	ours := func(uid uint32) bool { return uid == 0 || int(uid) == os.Geteuid() }
 	switch {
-	case !ours(st.Uid):
+	case !Trusted(st.Uid):
 		return fmt.Errorf("the directory belongs to uid %d", st.Uid)
-	case st.Mode&0o022 != 0 && !ours(link.Uid):
+	case st.Mode&0o022 != 0 && !Trusted(link.Uid):
 		return fmt.Errorf("others may write the directory, and the link is uid %d's", link.Uid)
 	}
 	return nil

@@ -14,6 +14,7 @@ import (
 
 	"github.com/daemonctl/daemonctl/internal/pidfile"
 	"github.com/daemonctl/daemonctl/internal/proc"
+	"github.com/daemonctl/daemonctl/internal/safepath"
 )
 
 // Store keeps the records and locks of a config's services in its
@@ -50,7 +51,7 @@ func CheckDirSafe(dir string) error {
 	if err := unix.Stat(dir, &st); err != nil {
 		return fmt.Errorf("run_dir: %w", err)
 	}
-	if st.Uid != 0 && int(st.Uid) != os.Geteuid() {
+	if !safepath.Trusted(st.Uid) {
 		return fmt.Errorf("run_dir %s belongs to uid %d, not to us: refused", dir, st.Uid)
 	}
 	if st.Mode&0o022 != 0 {

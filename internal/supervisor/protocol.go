@@ -12,6 +12,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/daemonctl/daemonctl/internal/proc"
+	"github.com/daemonctl/daemonctl/internal/safepath"
 )
 
 // The supervisor speaks one JSON request line per connection; it answers
@@ -129,7 +130,7 @@ func peerCred(c *net.UnixConn) (*unix.Ucred, error) {
 }
 
 // trusted reports whether uid may be the other end: this user or root.
-func trusted(uid int) bool { return uid == 0 || uid == os.Geteuid() }
+func trusted(uid int) bool { return safepath.Trusted(uint32(uid)) }
 
 // Op is what a request asks of the supervisor.
 type Op string

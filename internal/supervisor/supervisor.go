@@ -16,8 +16,6 @@ package supervisor
 import (
 	"bufio"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"net"
@@ -188,7 +186,7 @@ func (sv *supervisor) claimOrphan(ctx context.Context, store state.Store, name, 
 	if err != nil || cur == nil || cur.Token != token || cur.SupervisorAlive() {
 		return "", false
 	}
-	claim := newToken()
+	claim := proc.NewToken()
 	if cur.TakeOver(sv.self, claim) != nil {
 		return "", false
 	}
@@ -357,7 +355,7 @@ func (sv *supervisor) monitorService(ctx context.Context, c *net.UnixConn, req r
 	// The caller holds the service's lock until it has recorded our claim,
 	// so nothing here may wait for that lock: a monitor this request
 	// supersedes is cancelled, not waited for.
-	claim := newToken()
+	claim := proc.NewToken()
 	answer, _ := json.Marshal(Accepted{Supervisor: sv.self, Claim: claim})
 	writeAnswer(c, AnswerAccepted, string(answer))
 	s := cfg.Services[req.Service]
@@ -448,10 +446,4 @@ func (r *startReport) end() {
 		r.c.Close()
 		r.c = nil
 	}
-}
-
-func newToken() string {
-	b := make([]byte, 16)
-	rand.Read(b)
-	return hex.EncodeToString(b)
 }
