@@ -29,6 +29,8 @@ func TestParseErrors(t *testing.T) {
 			`c.yaml:2:37: services.web.log_max_size: size "99999999999TB" is too large`},
 		{"a fraction of a byte", "services:\n  web: {command: [x], log_max_size: 0.5}\n",
 			`c.yaml:2:37: services.web.log_max_size: size "0.5" is less than a byte (0 means never; want e.g. 512KB)`},
+		{"bad umask", "services:\n  web: {command: [x], umask: 0999}\n",
+			`c.yaml:2:30: services.web.umask: bad umask "0999" (want octal, 0000 to 0777, such as 0022)`},
 		{"unknown key", "services:\n  web:\n    comand: [x]\n",
 			`c.yaml:3:5: services.web: unknown key "comand" (did you mean "command"?)`},
 		{"unknown top key", "servics:\n  web: {command: [x]}\n",

@@ -59,6 +59,22 @@ type Service struct {
 	User   string  `yaml:"user"`
 	Group  string  `yaml:"group"`
 	Limits *Limits `yaml:"limits"`
+	// Umask is the service's file mode creation mask; unset, it is the
+	// umask of the command that started it.
+	Umask *Umask `yaml:"umask"`
+}
+
+// Umask is a file mode creation mask, written in octal as umask(1) and
+// systemd's UMask= take it: 0027, 022, "0077".
+type Umask uint32
+
+func (u *Umask) decodeScalar(s string) error {
+	v, err := strconv.ParseUint(strings.TrimPrefix(s, "0o"), 8, 32)
+	if err != nil || v > 0o777 {
+		return fmt.Errorf("bad umask %q (want octal, 0000 to 0777, such as 0022)", s)
+	}
+	*u = Umask(v)
+	return nil
 }
 
 // Limits are resource limits (setrlimit(2)) set for the service.

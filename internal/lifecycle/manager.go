@@ -13,6 +13,7 @@ import (
 	"sync"
 
 	"github.com/daemonctl/daemonctl/internal/config"
+	"github.com/daemonctl/daemonctl/internal/inherit"
 	"github.com/daemonctl/daemonctl/internal/pidfile"
 	"github.com/daemonctl/daemonctl/internal/state"
 	"github.com/daemonctl/daemonctl/internal/supervisor"
@@ -34,6 +35,8 @@ type Manager struct {
 
 	lostOnce sync.Once
 	lost     bool // run_dir names no config: never used, or deleted
+
+	inherit func() (inherit.Attrs, error)
 }
 
 // SupervisorCommand says how to run the supervisor of the config's
@@ -53,7 +56,18 @@ func New(cfg *config.Config, environ []string, out io.Writer, sup SupervisorComm
 	}
 	m := &Manager{cfg: cfg, environ: environ, out: out, store: state.Store{Dir: cfg.RunDir}, supCmd: sup}
 	m.sup = &supervisor.Client{RunDir: cfg.RunDir, Spawn: m.spawnSupervisor}
+	m.inherit = sync.OnceValues(inherit.Current)
 	return m
+}
+
+// caller is what the services this manager starts inherit from it: its
+// environment, umask and resource limits.
+func (m *Manager) caller() supervisor.Caller {
+	c := supervisor.Caller{Environ: m.environ}
+	if a, err := m.inherit(); err == nil {
+		c.Inherit = &a
+	}
+	return c
 }
 
 // Config returns the config the manager runs.

@@ -16,6 +16,7 @@ import (
 	"github.com/daemonctl/daemonctl/internal/crashpoint"
 	"github.com/daemonctl/daemonctl/internal/logs"
 	"github.com/daemonctl/daemonctl/internal/pidfile"
+	"github.com/daemonctl/daemonctl/internal/inherit"
 	"github.com/daemonctl/daemonctl/internal/privilege"
 	"github.com/daemonctl/daemonctl/internal/proc"
 	"github.com/daemonctl/daemonctl/internal/safepath"
@@ -156,8 +157,8 @@ func (m *Manager) launch(ctx context.Context, s *config.Service, o state.Observa
 	if err := checkDir(s.Dir); err != nil {
 		return nil, nil, err
 	}
-	if privilege.Needed(s) {
-		if _, err := privilege.Resolve(s); err != nil {
+	if s.User != "" || s.Group != "" {
+		if _, err := privilege.Resolve(s, inherit.Attrs{}); err != nil {
 			return nil, nil, err
 		}
 	}
@@ -175,7 +176,7 @@ func (m *Manager) launch(ctx context.Context, s *config.Service, o state.Observa
 	}
 	pidDir.Close()
 	crashpoint.Here("start:checked")
-	req, err := m.sup.Send(supervisor.OpStart, s.Name, m.environ)
+	req, err := m.sup.Send(supervisor.OpStart, s.Name, m.caller())
 	if err != nil {
 		return nil, nil, err
 	}
@@ -215,7 +216,7 @@ func (m *Manager) spawnSupervisor() error {
 
 // takeOver gives a running service whose supervisor died a new one.
 func (m *Manager) takeOver(s *config.Service, r *state.Record) error {
-	req, err := m.sup.Send(supervisor.OpTakeOver, s.Name, m.environ)
+	req, err := m.sup.Send(supervisor.OpTakeOver, s.Name, m.caller())
 	if err != nil {
 		return err
 	}

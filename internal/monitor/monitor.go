@@ -25,6 +25,7 @@ import (
 	"github.com/daemonctl/daemonctl/internal/config"
 	"github.com/daemonctl/daemonctl/internal/crashpoint"
 	"github.com/daemonctl/daemonctl/internal/envfile"
+	"github.com/daemonctl/daemonctl/internal/inherit"
 	"github.com/daemonctl/daemonctl/internal/logs"
 	"github.com/daemonctl/daemonctl/internal/pidfile"
 	"github.com/daemonctl/daemonctl/internal/privilege"
@@ -41,6 +42,10 @@ type Options struct {
 	// Environ is the environment of the command that asked for the
 	// service; the service's own is resolved on top of it at each launch.
 	Environ []string
+	// Inherit is the umask and resource limits of that command, which the
+	// service gets unless its config says otherwise; nil means the
+	// supervisor's own.
+	Inherit *inherit.Attrs
 	// Reaper reaps the service and the monitor's helper commands; the
 	// process running monitors must be their parent.
 	Reaper *reaper.Reaper
@@ -477,13 +482,18 @@ func (m *monitor) afterExit(ctx context.Context, r *run, exit proc.ExitStatus) (
 }
 
 // spawn launches the service, through daemonctl's privilege helper when it
-// runs as another user or with resource limits.
+// runs as another user, or with another umask or other resource limits
+// than the supervisor's children get.
 func (m *monitor) spawn(spec proc.Spec) (proc.Identity, error) {
 	s := m.Service
-	if !privilege.Needed(s) {
+	attrs, err := privilege.Attrs(s, m.Inherit)
+	if err != nil {
+		return proc.Identity{}, err
+	}
+	if !privilege.Needed(s, attrs) {
 		return proc.Spawn(spec)
 	}
-	priv, err := privilege.Resolve(s)
+	priv, err := privilege.Resolve(s, attrs)
 	if err != nil {
 		return proc.Identity{}, err
 	}

@@ -1,9 +1,11 @@
-// Package privilege runs a service as the user, group and resource limits
-// its config asks for. Go's ForkExec can change credentials but not
-// rlimits, so such a service is started through daemonctl's hidden
-// `__exec` helper: it sets the limits while it may still raise them, drops
-// to the group (with the user's supplementary groups) and the user, then
-// execs the server.
+// Package privilege runs a service as the user and group its config asks
+// for, with the umask and resource limits it is to inherit (package
+// inherit). Go's ForkExec can change credentials but neither rlimits nor
+// the umask of one child, so such a service is started through
+// daemonctl's hidden `__exec` helper: it sets the umask and limits while
+// it may still raise them, drops to the group (with the user's
+// supplementary groups) and the user, then execs the server. A service
+// that needs none of this is launched directly.
 package privilege
 
 import (
@@ -19,6 +21,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/daemonctl/daemonctl/internal/config"
+	"github.com/daemonctl/daemonctl/internal/inherit"
 	"github.com/daemonctl/daemonctl/internal/proc"
 )
 
@@ -29,24 +32,53 @@ const HelperCmd = "__exec"
 type Spec struct {
 	UID, GID int
 	Groups   []int // supplementary groups
-	Limits   []Limit
+	Attrs    inherit.Attrs
 	asOther  bool // a user or group was set
 }
 
-// Limit is one resource limit to set.
-type Limit struct {
-	Name     string // nofile, nproc, core
-	Resource int
-	Value    config.Limit
+// Attrs returns the umask and limits service s runs with when the command
+// that asked for it has caller's: the caller's, overridden by what s's
+// config sets. A nil caller (a supervisor taking over a service it was
+// not asked for) means this process's own.
+func Attrs(s *config.Service, caller *inherit.Attrs) (inherit.Attrs, error) {
+	var a inherit.Attrs
+	if caller != nil {
+		a = *caller
+	} else {
+		own, err := inherit.Children()
+		if err != nil {
+			return a, err
+		}
+		a = own
+	}
+	if s.Umask != nil {
+		a.Umask = uint32(*s.Umask)
+	}
+	if l := s.Limits; l != nil {
+		for res, v := range map[int]*config.Limit{unix.RLIMIT_NOFILE: l.NoFile, unix.RLIMIT_NPROC: l.NProc, unix.RLIMIT_CORE: l.Core} {
+			if v != nil {
+				a = a.With(res, uint64(*v), uint64(*v))
+			}
+		}
+	}
+	return a, nil
 }
 
-// Needed reports whether service s needs the helper.
-func Needed(s *config.Service) bool { return s.User != "" || s.Group != "" || s.Limits != nil }
+// Needed reports whether service s, to run with attrs, needs the helper:
+// it runs as another user or group, or attrs are not what a child of this
+// process gets anyway.
+func Needed(s *config.Service, attrs inherit.Attrs) bool {
+	if s.User != "" || s.Group != "" {
+		return true
+	}
+	own, err := inherit.Children()
+	return err != nil || !own.Equal(attrs)
+}
 
-// Resolve looks up s's user, group and limits. A caller that is not root
-// may only ask for itself.
-func Resolve(s *config.Service) (*Spec, error) {
-	spec := &Spec{UID: os.Geteuid(), GID: os.Getegid()}
+// Resolve looks up s's user and group, to run with attrs. A caller that
+// is not root may only ask for itself.
+func Resolve(s *config.Service, attrs inherit.Attrs) (*Spec, error) {
+	spec := &Spec{UID: os.Geteuid(), GID: os.Getegid(), Attrs: attrs}
 	if s.User != "" {
 		u, err := lookupUser(s.User)
 		if err != nil {
@@ -75,17 +107,6 @@ func Resolve(s *config.Service) (*Spec, error) {
 	}
 	if spec.asOther && os.Geteuid() != 0 && (spec.UID != os.Geteuid() || spec.GID != os.Getegid()) {
 		return nil, fmt.Errorf("running as uid %d: only root can start a service as another user or group", os.Geteuid())
-	}
-	if l := s.Limits; l != nil {
-		for _, x := range []struct {
-			name string
-			res  int
-			v    *config.Limit
-		}{{"nofile", unix.RLIMIT_NOFILE, l.NoFile}, {"nproc", unix.RLIMIT_NPROC, l.NProc}, {"core", unix.RLIMIT_CORE, l.Core}} {
-			if x.v != nil {
-				spec.Limits = append(spec.Limits, Limit{x.name, x.res, *x.v})
-			}
-		}
 	}
 	return spec, nil
 }
@@ -124,24 +145,16 @@ func (sp *Spec) args(argv []string) []string {
 		}
 		args = append(args, "--drop", "--groups", strings.Join(groups, ","))
 	}
-	for _, l := range sp.Limits {
-		args = append(args, "--limit", l.Name+"="+l.Value.String())
-	}
+	args = append(args, "--attrs", sp.Attrs.String())
 	return append(append(args, "--"), argv...)
 }
 
-// apply sets the limits, then (with drop) the groups, group and user, of
-// this process. The order matters: limits first, while they may still be
-// raised; the user last, since after it nothing can be changed.
-func apply(uid, gid int, groups []int, drop bool, limits map[string]config.Limit) error {
-	for name, v := range limits {
-		res, ok := map[string]int{"nofile": unix.RLIMIT_NOFILE, "nproc": unix.RLIMIT_NPROC, "core": unix.RLIMIT_CORE}[name]
-		if !ok {
-			return fmt.Errorf("unknown limit %q", name)
-		}
-		if err := unix.Setrlimit(res, &unix.Rlimit{Cur: uint64(v), Max: uint64(v)}); err != nil {
-			return fmt.Errorf("limit %s=%s: %w", name, v, err)
-		}
+// apply sets the umask and limits, then (with drop) the groups, group and
+// user, of this process. The order matters: limits first, while they may
+// still be raised; the user last, since after it nothing can be changed.
+func apply(uid, gid int, groups []int, drop bool, attrs inherit.Attrs) error {
+	if err := attrs.Apply(); err != nil {
+		return err
 	}
 	if !drop {
 		return nil
@@ -186,8 +199,7 @@ func Helper(args []string) error {
 	gid := fs.Int("gid", 0, "group to run as")
 	groups := fs.String("groups", "", "supplementary groups")
 	drop := fs.Bool("drop", false, "change user, group and groups")
-	var limits limitFlags
-	fs.Var(&limits, "limit", "NAME=VALUE resource limit")
+	attrs := fs.String("attrs", "", "umask and resource limits (inherit.Attrs.String)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -201,27 +213,16 @@ func Helper(args []string) error {
 			gids = append(gids, n)
 		}
 	}
-	if err := apply(*uid, *gid, gids, *drop, limits); err != nil {
+	if *attrs == "" {
+		return errors.New(HelperCmd + ": missing --attrs")
+	}
+	a, err := inherit.Parse(*attrs)
+	if err != nil {
 		return err
 	}
-	err := syscall.Exec(argv[0], argv[1:], os.Environ())
+	if err := apply(*uid, *gid, gids, *drop, a); err != nil {
+		return err
+	}
+	err = syscall.Exec(argv[0], argv[1:], os.Environ())
 	return fmt.Errorf("exec %s: %w", argv[0], err)
-}
-
-// limitFlags collects --limit NAME=VALUE.
-type limitFlags map[string]config.Limit
-
-func (l *limitFlags) String() string { return fmt.Sprint(map[string]config.Limit(*l)) }
-
-func (l *limitFlags) Set(s string) error {
-	name, value, _ := strings.Cut(s, "=")
-	v, err := config.ParseLimit(value)
-	if err != nil {
-		return fmt.Errorf("limit %s: %w", name, err)
-	}
-	if *l == nil {
-		*l = limitFlags{}
-	}
-	(*l)[name] = v
-	return nil
 }

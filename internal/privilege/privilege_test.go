@@ -9,7 +9,10 @@ import (
 	"syscall"
 	"testing"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/daemonctl/daemonctl/internal/config"
+	"github.com/daemonctl/daemonctl/internal/inherit"
 )
 
 const asNobodyEnv = "PRIVILEGE_TEST_AS_NOBODY"
@@ -18,12 +21,12 @@ const asNobodyEnv = "PRIVILEGE_TEST_AS_NOBODY"
 // nobody, where asking for root must be refused with a clear error.
 func TestNonRootMayNotAskForAnotherUser(t *testing.T) {
 	if os.Getenv(asNobodyEnv) == "1" {
-		_, err := Resolve(&config.Service{Name: "web", User: "root"})
+		_, err := Resolve(&config.Service{Name: "web", User: "root"}, inherit.Attrs{})
 		want := "running as uid 65534: only root can start a service as another user or group"
 		if err == nil || err.Error() != want {
 			t.Fatalf("Resolve as nobody = %v, want %q", err, want)
 		}
-		if _, err := Resolve(&config.Service{Name: "web", User: "nobody"}); err != nil {
+		if _, err := Resolve(&config.Service{Name: "web", User: "nobody"}, inherit.Attrs{}); err != nil {
 			t.Fatalf("asking for oneself: %v", err)
 		}
 		return
@@ -67,13 +70,45 @@ func copyFile(t *testing.T, from, to string) {
 
 func TestArgs(t *testing.T) {
 	n := config.Limit(1024)
-	sp, err := Resolve(&config.Service{User: "nobody", Limits: &config.Limits{NoFile: &n}})
+	mask := config.Umask(0o027)
+	s := &config.Service{User: "nobody", Limits: &config.Limits{NoFile: &n}, Umask: &mask}
+	caller := inherit.Attrs{Umask: 0o022, Limits: []inherit.Limit{{Resource: unix.RLIMIT_NOFILE, Cur: 512, Max: 4096}, {Resource: unix.RLIMIT_CORE, Cur: 0, Max: unix.RLIM_INFINITY}}}
+	attrs, err := Attrs(s, &caller)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sp, err := Resolve(s, attrs)
 	if err != nil {
 		t.Fatal(err)
 	}
 	got := strings.Join(sp.args([]string{"/bin/sleep", "sleep", "1"}), " ")
-	want := "--uid 65534 --gid 65534 --drop --groups 65534 --limit nofile=1024 -- /bin/sleep sleep 1"
+	want := "--uid 65534 --gid 65534 --drop --groups 65534 --attrs umask=0027 nofile=1024:1024 core=0:unlimited -- /bin/sleep sleep 1"
 	if got != want {
 		t.Errorf("args = %q, want %q", got, want)
+	}
+}
+
+// TestNeeded: a service with no user, asked for with exactly what this
+// process's children get, is launched directly; any difference needs
+// the helper.
+func TestNeeded(t *testing.T) {
+	own, err := inherit.Children()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &config.Service{Name: "web"}
+	if Needed(s, own) {
+		t.Error("same umask and limits: the helper is not needed")
+	}
+	if !Needed(s, own.With(unix.RLIMIT_CORE, 1, 1)) {
+		t.Error("another core limit: the helper is needed")
+	}
+	other := own
+	other.Umask ^= 0o002
+	if !Needed(s, other) {
+		t.Error("another umask: the helper is needed")
+	}
+	if !Needed(&config.Service{Name: "web", User: "nobody"}, own) {
+		t.Error("another user: the helper is needed")
 	}
 }

@@ -93,10 +93,10 @@ type Request struct {
 	lines *bufio.Scanner
 }
 
-// Send makes a request (OpStart or OpTakeOver) about service name, whose
-// environment builds on environ, and waits until the supervisor accepts
+// Send makes a request (OpStart or OpTakeOver) about service name, which
+// inherits from caller, and waits until the supervisor accepts
 // it. A supervisor that is exiting as the request arrives is replaced.
-func (c *Client) Send(op Op, name string, environ []string) (*Request, error) {
+func (c *Client) Send(op Op, name string, caller Caller) (*Request, error) {
 	var lastErr error
 	for range 3 {
 		conn, err := c.dial()
@@ -104,7 +104,7 @@ func (c *Client) Send(op Op, name string, environ []string) (*Request, error) {
 			return nil, err
 		}
 		r := &Request{conn: conn, lines: bufio.NewScanner(conn)}
-		if err := writeRequest(conn, request{Op: op, Service: name, Environ: environ}); err != nil {
+		if err := writeRequest(conn, request{Op: op, Service: name, Caller: caller}); err != nil {
 			conn.Close()
 			lastErr = err
 			continue

@@ -11,6 +11,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/daemonctl/daemonctl/internal/inherit"
 	"github.com/daemonctl/daemonctl/internal/proc"
 	"github.com/daemonctl/daemonctl/internal/safepath"
 )
@@ -146,10 +147,18 @@ const (
 // request is what a command asks of the supervisor.
 type request struct {
 	Op      Op       `json:"op"`
-	Service string   `json:"service,omitempty"`
-	Environ []string `json:"environ,omitempty"` // the caller's environment
+	Service string `json:"service,omitempty"`
+	Caller
 	// Claim names, for a release, the request whose monitor is to go.
 	Claim string `json:"claim,omitempty"`
+}
+
+// Caller is what a service inherits from the command that asks for it.
+type Caller struct {
+	Environ []string `json:"environ,omitempty"` // its environment
+	// Inherit is its umask and resource limits; nil means the
+	// supervisor's own.
+	Inherit *inherit.Attrs `json:"inherit,omitempty"`
 }
 
 // Answer is the kind of an answer line.

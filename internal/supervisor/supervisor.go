@@ -166,7 +166,7 @@ func (sv *supervisor) takeOverOrphans(ctx context.Context, cfg *config.Config) {
 			continue
 		}
 		if claim, ok := sv.claimOrphan(ctx, store, name, rec.Token); ok {
-			sv.launchMonitor(ctx, cfg, cfg.Services[name], nil, true, os.Environ(), claim)
+			sv.launchMonitor(ctx, cfg, cfg.Services[name], nil, true, Caller{Environ: os.Environ()}, claim)
 		}
 	}
 }
@@ -246,7 +246,7 @@ func (sv *supervisor) stopAll() {
 
 // launchMonitor runs a monitor for s in its own goroutine; report, if
 // set, hears its first launch.
-func (sv *supervisor) launchMonitor(ctx context.Context, cfg *config.Config, s *config.Service, report *startReport, takeOver bool, environ []string, claim string) {
+func (sv *supervisor) launchMonitor(ctx context.Context, cfg *config.Config, s *config.Service, report *startReport, takeOver bool, caller Caller, claim string) {
 	mctx, cancel := context.WithCancel(ctx)
 	r := &running{claim: claim, cancel: cancel, done: make(chan struct{})}
 	sv.mu.Lock()
@@ -258,7 +258,8 @@ func (sv *supervisor) launchMonitor(ctx context.Context, cfg *config.Config, s *
 	opts := monitor.Options{
 		Config:     cfg,
 		Service:    s,
-		Environ:    environ,
+		Environ:    caller.Environ,
+		Inherit:    caller.Inherit,
 		Reaper:     sv.reaper,
 		Supervisor: sv.self,
 		Claim:      claim,
@@ -361,10 +362,10 @@ func (sv *supervisor) monitorService(ctx context.Context, c *net.UnixConn, req r
 	s := cfg.Services[req.Service]
 	if req.Op == OpTakeOver {
 		c.Close()
-		sv.launchMonitor(ctx, cfg, s, nil, true, req.Environ, claim)
+		sv.launchMonitor(ctx, cfg, s, nil, true, req.Caller, claim)
 		return
 	}
-	sv.launchMonitor(ctx, cfg, s, &startReport{c: c}, false, req.Environ, claim)
+	sv.launchMonitor(ctx, cfg, s, &startReport{c: c}, false, req.Caller, claim)
 }
 
 // Stats is what a supervisor holds, for finding leaks: a supervisor runs

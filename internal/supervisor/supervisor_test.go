@@ -56,7 +56,7 @@ func TestStartRequestLaunchesAndReports(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	req, err := c.Send(OpStart, "web", []string{"PATH=" + os.Getenv("PATH")})
+	req, err := c.Send(OpStart, "web", Caller{Environ: []string{"PATH=" + os.Getenv("PATH")}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -117,7 +117,7 @@ func TestStartRequestLaunchesAndReports(t *testing.T) {
 
 func TestBadRequestsAreRefused(t *testing.T) {
 	c, _ := serve(t)
-	if _, err := c.Send(OpStart, "nosuch", nil); err == nil || !strings.Contains(err.Error(), `unknown service "nosuch"`) {
+	if _, err := c.Send(OpStart, "nosuch", Caller{}); err == nil || !strings.Contains(err.Error(), `unknown service "nosuch"`) {
 		t.Fatalf("start of an unknown service: %v", err)
 	}
 	conn, err := c.dial()
