@@ -146,7 +146,7 @@ const (
 
 // request is what a command asks of the supervisor.
 type request struct {
-	Op      Op       `json:"op"`
+	Op      Op     `json:"op"`
 	Service string `json:"service,omitempty"`
 	Caller
 	// Claim names, for a release, the request whose monitor is to go.
