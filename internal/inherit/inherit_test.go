@@ -74,3 +74,14 @@ func TestParseLimitsLine(t *testing.T) {
 		t.Fatalf("= %d, %d, %v", cur, max, err)
 	}
 }
+
+// BenchmarkCurrent is what a start command pays to learn what its
+// services inherit; run it under `ulimit -Sn 1024` to include the child
+// it asks when the runtime raised the open-files limit.
+func BenchmarkCurrent(b *testing.B) {
+	for b.Loop() {
+		if _, err := Current(); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
