@@ -34,7 +34,7 @@ func (m *Manager) copyEnvFile(s *config.Service) error {
 	}
 	owner := fi.Sys().(*syscall.Stat_t)
 	if err := pidfile.WriteAtomicAs(s.EnvCopyTo, b, fi.Mode().Perm(), int(owner.Uid), int(owner.Gid)); err != nil {
-		return fmt.Errorf("env_copy_to %s: %w", s.EnvCopyTo, err)
+		return fmt.Errorf("env_copy_to: %w", err)
 	}
 	return nil
 }

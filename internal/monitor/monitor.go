@@ -18,10 +18,12 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sys/unix"
 
+	"github.com/daemonctl/daemonctl/internal/backoff"
 	"github.com/daemonctl/daemonctl/internal/config"
 	"github.com/daemonctl/daemonctl/internal/crashpoint"
 	"github.com/daemonctl/daemonctl/internal/envfile"
@@ -98,6 +100,9 @@ type monitor struct {
 	store state.Store
 	out   *sink
 	first bool // the launch a start command waits for
+	// retrying is set while a goroutine retries writing the record
+	// atomically, run_dir having been full (retryWhenSpace).
+	retrying atomic.Bool
 }
 
 // Run supervises one service until it ends for good: stopped, failed, not
@@ -117,7 +122,7 @@ func Run(ctx context.Context, opts Options) error {
 	}
 	m.out = &sink{log: out}
 	m.out.onTrouble = func(err error) {
-		m.store.Update(ctx, s.Name, m.owns, func(r *state.Record) error {
+		m.update(ctx, m.owns, func(r *state.Record) error {
 			r.LogError = ""
 			if err != nil {
 				r.LogError = fmt.Sprintf("writing the log fails since %s: %v", time.Now().UTC().Format(time.RFC3339), err)
@@ -265,7 +270,7 @@ func (m *monitor) launch(ctx context.Context) (*run, error) {
 // failed with err: nothing of it runs, and the service has failed, now,
 // not once the supervisor has gone.
 func (m *monitor) giveUp(ctx context.Context, token string, err error) {
-	m.store.Update(ctx, m.Service.Name, func(rec *state.Record) bool { return m.owns(rec) && rec.Token == token },
+	m.update(ctx, func(rec *state.Record) bool { return m.owns(rec) && rec.Token == token },
 		func(rec *state.Record) error { return rec.GiveUp(err.Error()) })
 }
 
@@ -283,7 +288,7 @@ func (m *monitor) reserve(ctx context.Context, token string) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	return m.store.Update(ctx, m.Service.Name, m.owns, func(r *state.Record) error { return r.Reserve(token, boot) })
+	return m.update(ctx, m.owns, func(r *state.Record) error { return r.Reserve(token, boot) })
 }
 
 // owns reports whether the record is this monitor's to write: it carries
@@ -313,16 +318,57 @@ func (m *monitor) record(ctx context.Context, r *run, offset int64) (bool, error
 	if err := m.store.Write(s.Name, rec); err != nil {
 		return false, err
 	}
+	m.noteFull(ctx, rec)
 	return true, pidfile.WritePID(s.PidFile, r.leader.PID)
+}
+
+// update changes the service's record under its lock, if match accepts
+// it (state.Store.Update).
+func (m *monitor) update(ctx context.Context, match func(*state.Record) bool, fn func(*state.Record) error) (bool, error) {
+	var rec *state.Record
+	ok, err := m.store.Update(ctx, m.Service.Name, match, func(r *state.Record) error {
+		rec = r
+		return fn(r)
+	})
+	if ok && err == nil {
+		m.noteFull(ctx, rec)
+	}
+	return ok, err
+}
+
+// noteFull starts retrying an atomic write of the record if the last one
+// went in place for want of space, so that the record says so only while
+// run_dir is full, even if nothing else happens to the service.
+func (m *monitor) noteFull(ctx context.Context, rec *state.Record) {
+	if rec.RunDirFull == nil || !m.retrying.CompareAndSwap(false, true) {
+		return
+	}
+	m.out.notef("%s: run_dir is full: its record is rewritten in place until there is space again", m.Service.Name)
+	go func() {
+		defer m.retrying.Store(false)
+		backoff.Until(ctx, backoff.Policy{Initial: time.Second, Max: 30 * time.Second, Steady: 5}, func() (bool, error) {
+			var rec *state.Record
+			ok, err := m.store.Update(ctx, m.Service.Name, m.owns, func(r *state.Record) error {
+				rec = r
+				return nil // written again, atomically if there is space
+			})
+			switch {
+			case err != nil:
+				return false, nil // not even in place: try again
+			case !ok:
+				return true, nil // no longer ours to write
+			}
+			return rec.RunDirFull == nil, nil
+		})
+	}()
 }
 
 // awaitReady runs the readiness probe (or waits out the start grace) and
 // records the service ready.
 func (m *monitor) awaitReady(ctx context.Context, r *run, offset int64) {
-	s := m.Service
 	err := m.waitReady(ctx, r, offset)
 	if err == nil {
-		m.store.Update(ctx, s.Name, func(rec *state.Record) bool { return rec.Token == r.token && rec.Phase == state.PhaseStarting },
+		m.update(ctx, func(rec *state.Record) bool { return rec.Token == r.token && rec.Phase == state.PhaseStarting },
 			(*state.Record).MarkReady)
 	}
 	r.readyCh <- err
@@ -366,7 +412,7 @@ func (m *monitor) watch(ctx context.Context, r *run) (proc.ExitStatus, bool) {
 			m.out.notef("%v; stopping it", err)
 			m.endTree(ctx, r)
 			exit := <-r.exited
-			m.store.Update(ctx, m.Service.Name, func(rec *state.Record) bool { return rec.Token == r.token }, func(rec *state.Record) error {
+			m.update(ctx, func(rec *state.Record) bool { return rec.Token == r.token }, func(rec *state.Record) error {
 				if err := rec.Exit(exit, nil); err != nil {
 					return err
 				}
@@ -392,7 +438,7 @@ func (m *monitor) watch(ctx context.Context, r *run) (proc.ExitStatus, bool) {
 			// to end; if it has ended already, its exit is collected.
 			if m.stopRequested() || !r.leader.Alive() {
 				exit := <-r.exited
-				m.store.Update(ctx, m.Service.Name, func(rec *state.Record) bool { return rec.Token == r.token }, func(rec *state.Record) error {
+				m.update(ctx, func(rec *state.Record) bool { return rec.Token == r.token }, func(rec *state.Record) error {
 					return rec.Exit(exit, nil)
 				})
 				m.tell(Event{Kind: state.Exited, PID: r.leader.PID, Exit: &exit, Detail: "stopped"})
@@ -440,7 +486,7 @@ func (m *monitor) afterExit(ctx context.Context, r *run, exit proc.ExitStatus) (
 		delay time.Duration
 		ev    = Event{Kind: state.Exited, PID: r.leader.PID, Exit: &exit}
 	)
-	m.store.Update(ctx, s.Name, func(rec *state.Record) bool { return rec.Token == r.token }, func(rec *state.Record) error {
+	m.update(ctx, func(rec *state.Record) bool { return rec.Token == r.token }, func(rec *state.Record) error {
 		if rec.StopRequested() {
 			return rec.Exit(exit, nil)
 		}

@@ -3,8 +3,9 @@
 // link-refusing reads for any record, and the flock(2) locks that
 // serialise commands. Every write is atomic (a
 // temporary file renamed into place), so a crash at any moment leaves
-// either the old content or the new one; no path is ever followed through
-// a symbolic link.
+// either the old content or the new one, except on a full file system,
+// where Replace rewrites the file in place rather than fail; no path is
+// ever followed through a symbolic link.
 package pidfile
 
 import (
@@ -45,6 +46,18 @@ func WriteAtomic(path string, data []byte, perm os.FileMode) error {
 // the writer's): the new file has them before it takes path's place, so
 // it is never readable with more rights than asked for.
 func WriteAtomicAs(path string, data []byte, perm os.FileMode, uid, gid int) error {
+	if err := writeAtomicAs(path, data, perm, uid, gid); err != nil {
+		// Name the file written, not the temporary one.
+		var pe *os.PathError
+		if errors.As(err, &pe) && strings.Contains(pe.Path, ".tmp") {
+			err = pe.Err
+		}
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return nil
+}
+
+func writeAtomicAs(path string, data []byte, perm os.FileMode, uid, gid int) error {
 	dir, err := safepath.OpenDir(filepath.Dir(path), false)
 	if err != nil {
 		return err
@@ -75,6 +88,64 @@ func WriteAtomicAs(path string, data []byte, perm os.FileMode, uid, gid int) err
 		return err
 	}
 	return dir.Rename(tmpName, base)
+}
+
+// NoSpace reports whether err is a write refused for want of space: the
+// file system is full (ENOSPC) or the writer's quota is used up (EDQUOT).
+func NoSpace(err error) bool { return errors.Is(err, unix.ENOSPC) || errors.Is(err, unix.EDQUOT) }
+
+// RewriteInPlace overwrites the existing file at path with data, without
+// the temporary file WriteAtomic needs: the fallback when the file system
+// is full. It needs no new space as long as data fits in the blocks the
+// file already has (a record or a pid file fits in its first), and fails
+// with ENOSPC when it does not. It is not atomic: a reader can see a mix
+// of old and new, so readers of such files retry what does not parse.
+func RewriteInPlace(path string, data []byte) error {
+	dir, err := safepath.OpenDir(filepath.Dir(path), false)
+	if err != nil {
+		return err
+	}
+	defer dir.Close()
+	f, err := dir.OpenFile(filepath.Base(path), os.O_WRONLY, 0)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	var st unix.Stat_t
+	if err := unix.Fstat(int(f.Fd()), &st); err != nil {
+		return err
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFREG || st.Nlink != 1 || !safepath.Trusted(st.Uid) {
+		// What is overwritten in place must be the file WriteAtomic
+		// made, not one another user linked or planted there.
+		return fmt.Errorf("%s is not a regular file of ours with one link: refused", path)
+	}
+	if int64(len(data)) > st.Blocks*512 {
+		return fmt.Errorf("rewrite %s in place: %d bytes do not fit in its %d: %w", path, len(data), st.Blocks*512, unix.ENOSPC)
+	}
+	if _, err := f.WriteAt(data, 0); err != nil {
+		return err
+	}
+	if err := f.Truncate(int64(len(data))); err != nil {
+		return err
+	}
+	return f.Close()
+}
+
+// Replace is WriteAtomic, falling back to RewriteInPlace when the file
+// system is full; inPlace says it did.
+func Replace(path string, data []byte, perm os.FileMode) (inPlace bool, err error) {
+	err = WriteAtomic(path, data, perm)
+	if !NoSpace(err) {
+		return false, err
+	}
+	switch inPlaceErr := RewriteInPlace(path, data); {
+	case errors.Is(inPlaceErr, os.ErrNotExist):
+		return false, err // nothing there to overwrite
+	case inPlaceErr != nil:
+		return false, fmt.Errorf("%w; in place: %v", err, inPlaceErr)
+	}
+	return true, nil
 }
 
 // ReadNoFollow reads a small file, refusing a symbolic link at path.
@@ -117,9 +188,11 @@ func ReadTrusted(path string) ([]byte, error) {
 	return b, nil
 }
 
-// WritePID writes pid to the pid file at path.
+// WritePID writes pid to the pid file at path; on a full file system, over
+// the pid file that is there (Replace).
 func WritePID(path string, pid int) error {
-	return WriteAtomic(path, []byte(strconv.Itoa(pid)+"\n"), 0o644)
+	_, err := Replace(path, []byte(strconv.Itoa(pid)+"\n"), 0o644)
+	return err
 }
 
 // ReadPID reads the pid file at path. A missing or empty file returns an

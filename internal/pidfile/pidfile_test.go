@@ -138,3 +138,32 @@ func TestLock(t *testing.T) {
 		t.Error("held after every holder released it")
 	}
 }
+
+// TestRewriteInPlace: the full-disk fallback overwrites the file that is
+// there, within the space it has, and nothing another user could have
+// linked there.
+func TestRewriteInPlace(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "web.pid")
+	if err := WriteAtomic(path, []byte("123456\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := RewriteInPlace(path, []byte("7\n")); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(path); string(b) != "7\n" {
+		t.Fatalf("content %q, want %q", b, "7\n")
+	}
+	if err := RewriteInPlace(path, make([]byte, 1<<20)); !NoSpace(err) {
+		t.Errorf("1 MiB into a one-block file: %v, want ENOSPC", err)
+	}
+	if err := os.Link(path, filepath.Join(dir, "other")); err != nil {
+		t.Fatal(err)
+	}
+	if err := RewriteInPlace(path, []byte("8\n")); err == nil || !strings.Contains(err.Error(), "one link: refused") {
+		t.Errorf("a file with two links: %v, want refused", err)
+	}
+	if err := RewriteInPlace(filepath.Join(dir, "missing"), []byte("8\n")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("a missing file: %v, want not exist", err)
+	}
+}

@@ -113,6 +113,18 @@ func (o Observation) Restarting() bool {
 // detail saying why where the state alone does not. This is the one place
 // that decides what a service's state is.
 func (o Observation) Classify() (Reported, string) {
+	state, detail := o.classify()
+	if r := o.Record; r != nil && r.RunDirFull != nil {
+		full := fmt.Sprintf("run_dir is full since %s: its record is rewritten in place, crash records are not kept", r.RunDirFull.Format(time.RFC3339))
+		if detail == "" {
+			return state, full
+		}
+		detail += "; " + full
+	}
+	return state, detail
+}
+
+func (o Observation) classify() (Reported, string) {
 	r := o.Record
 	switch {
 	case o.RecordErr != nil:

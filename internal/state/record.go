@@ -55,6 +55,10 @@ type Record struct {
 	LogError string `json:"log_error,omitempty"`
 	// GaveUpBecause says why the start or the restart policy gave up.
 	GaveUpBecause string `json:"gave_up_because,omitempty"`
+	// RunDirFull is when writes to run_dir began to fail for want of
+	// space, while they do: records are then rewritten in place
+	// (Store.Write) and crash records are not kept.
+	RunDirFull *time.Time `json:"run_dir_full,omitempty"`
 }
 
 // Crash is what daemonctl keeps of an unexpected exit.
@@ -85,6 +89,17 @@ func (r *Record) SupervisorAlive() bool { return r.Supervisor != nil && r.Superv
 // record another user wrote is refused: it could name any process, and
 // stop would signal it.
 func ReadRecord(path string) (*Record, error) {
+	r, err := readRecord(path)
+	// A record rewritten in place (the file system was full) can be read
+	// half rewritten: what does not parse is read again.
+	for i := 0; i < 3 && errors.Is(err, pidfile.ErrCorrupt); i++ {
+		time.Sleep(time.Millisecond)
+		r, err = readRecord(path)
+	}
+	return r, err
+}
+
+func readRecord(path string) (*Record, error) {
 	b, err := pidfile.ReadTrusted(path)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, nil
@@ -104,9 +119,14 @@ func ReadRecord(path string) (*Record, error) {
 
 // WriteRecord writes r at path atomically.
 func WriteRecord(path string, r *Record) error {
-	b, err := json.MarshalIndent(r, "", "  ")
+	b, err := marshalRecord(r)
 	if err != nil {
 		return err
 	}
-	return pidfile.WriteAtomic(path, append(b, '\n'), 0o644)
+	return pidfile.WriteAtomic(path, b, 0o644)
+}
+
+func marshalRecord(r *Record) ([]byte, error) {
+	b, err := json.MarshalIndent(r, "", "  ")
+	return append(b, '\n'), err
 }

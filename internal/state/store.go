@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -82,22 +83,56 @@ func (s Store) Read(name string) (*Record, error) {
 
 // Write records r as service name's record, and its last crash, if new,
 // in a file of mode 0600.
+//
+// When run_dir is full, the record is rewritten in place (which needs no
+// new space) and says since when in RunDirFull, so that supervision, stop
+// and status go on; the crash record, which may not fit, is dropped. The
+// first write that has space again clears RunDirFull.
 func (s Store) Write(name string, r *Record) error {
-	if r.crashChanged && r.LastCrash != nil {
-		b, err := json.Marshal(r.LastCrash)
-		if err != nil {
-			return err
-		}
-		if err := pidfile.WriteAtomic(s.CrashPath(name), b, 0o600); err != nil {
-			return fmt.Errorf("write crash record: %w", err)
-		}
-		r.crashChanged = false
+	if err := s.writeCrash(name, r); pidfile.NoSpace(err) {
+		r.crashChanged = false // dropped: it may not fit
+	} else if err != nil {
+		return err
 	}
 	inline := *r
-	inline.LastCrash = nil
-	if err := WriteRecord(s.RecordPath(name), &inline); err != nil {
-		return fmt.Errorf("write state: %w", err)
+	inline.LastCrash, inline.RunDirFull = nil, nil
+	err := WriteRecord(s.RecordPath(name), &inline)
+	if err == nil {
+		r.RunDirFull = nil
+		return nil
 	}
+	if !pidfile.NoSpace(err) {
+		return err
+	}
+	inline.RunDirFull = r.RunDirFull
+	if inline.RunDirFull == nil {
+		now := time.Now().UTC().Truncate(time.Second)
+		inline.RunDirFull = &now
+	}
+	b, merr := marshalRecord(&inline)
+	if merr != nil {
+		return merr
+	}
+	if inPlaceErr := pidfile.RewriteInPlace(s.RecordPath(name), b); inPlaceErr != nil {
+		return fmt.Errorf("%w; in place: %v", err, inPlaceErr)
+	}
+	r.RunDirFull = inline.RunDirFull
+	return nil
+}
+
+// writeCrash writes r's last crash, if new, to its own file.
+func (s Store) writeCrash(name string, r *Record) error {
+	if !r.crashChanged || r.LastCrash == nil {
+		return nil
+	}
+	b, err := json.Marshal(r.LastCrash)
+	if err != nil {
+		return err
+	}
+	if err := pidfile.WriteAtomic(s.CrashPath(name), b, 0o600); err != nil {
+		return err
+	}
+	r.crashChanged = false
 	return nil
 }
 
