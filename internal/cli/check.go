@@ -16,7 +16,9 @@ func newCheckCmd(f *Factory) *cobra.Command {
 	return &cobra.Command{
 		Use:   "check",
 		Short: "Validate the config and print it resolved (env included, secrets masked)",
-		Args:  cobra.NoArgs,
+		Example: `  daemonctl check
+  daemonctl -c /opt/ds/daemonctl.yaml check`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			m, err := f.Manager()
 			if err != nil {
@@ -70,7 +72,7 @@ func printService(w io.Writer, s *config.Service) {
 		fmt.Fprintf(w, "    ready: %s %s (timeout %s)\n", s.Ready.Kind(), s.Ready.Target(), s.Ready.Timeout.Std())
 	}
 	fmt.Fprintf(w, "    restart: %s\n", s.Restart)
-	fmt.Fprintf(w, "    log rotation: at %d bytes, keep %d\n", *s.LogMaxSize, *s.LogMaxFiles)
+	fmt.Fprintf(w, "    log rotation: at %s, keep %d\n", *s.LogMaxSize, *s.LogMaxFiles)
 	if s.EnvCopyTo != "" {
 		fmt.Fprintf(w, "    env_copy_to: %s\n", s.EnvCopyTo)
 	}

@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/spf13/cobra"
 )
 
 // run runs daemonctl's CLI in this process on a config of yaml.
@@ -44,4 +46,22 @@ func TestExitCodes(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestEveryCommandHasExamples: the help of every command a user sees
+// shows how it is used.
+func TestEveryCommandHasExamples(t *testing.T) {
+	var walk func(c *cobra.Command)
+	walk = func(c *cobra.Command) {
+		if c.Hidden || c.Name() == "help" {
+			return
+		}
+		if c.Example == "" {
+			t.Errorf("%s has no Example", c.CommandPath())
+		}
+		for _, sub := range c.Commands() {
+			walk(sub)
+		}
+	}
+	walk(NewRoot(&Factory{}))
 }

@@ -22,11 +22,16 @@ func newClusterCmd(f *Factory) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "cluster",
 		Short: "Start, stop, restart or show services across the config's hosts, over ssh",
+		Example: `  daemonctl cluster start
+  daemonctl cluster status master-server
+  daemonctl cluster stop --timeout 30s worker-server`,
 	}
 	var timeout time.Duration
 	stop := &cobra.Command{
-		Use:   "stop [SERVICE...]",
-		Short: "Stop services on every host that runs them, dependents first",
+		Use:               "stop [SERVICE...]",
+		Short:             "Stop services on every host that runs them, dependents first",
+		Example:           "  daemonctl cluster stop\n  daemonctl cluster stop --timeout 30s worker-server",
+		ValidArgsFunction: completeServices(f),
 		RunE: onCluster(f, func(r *cluster.Runner, ctx context.Context, names []string, report func(cluster.Step)) error {
 			return r.Stop(ctx, names, timeout, report)
 		}),
@@ -34,15 +39,19 @@ func newClusterCmd(f *Factory) *cobra.Command {
 	stop.Flags().DurationVar(&timeout, "timeout", 0, "grace period before SIGKILL (default: each service's stop_timeout)")
 	cmd.AddCommand(
 		&cobra.Command{
-			Use:   "start [SERVICE...]",
-			Short: "Start services on every host that runs them, a dependency level at a time",
-			RunE:  onCluster(f, (*cluster.Runner).Start),
+			Use:               "start [SERVICE...]",
+			Short:             "Start services on every host that runs them, a dependency level at a time",
+			Example:           "  daemonctl cluster start\n  daemonctl cluster start master-server worker-server",
+			ValidArgsFunction: completeServices(f),
+			RunE:              onCluster(f, (*cluster.Runner).Start),
 		},
 		stop,
 		&cobra.Command{
-			Use:   "restart [SERVICE...]",
-			Short: "Stop then start services across the cluster",
-			RunE:  onCluster(f, (*cluster.Runner).Restart),
+			Use:               "restart [SERVICE...]",
+			Short:             "Stop then start services across the cluster",
+			Example:           "  daemonctl cluster restart api-server",
+			ValidArgsFunction: completeServices(f),
+			RunE:              onCluster(f, (*cluster.Runner).Restart),
 		},
 		newClusterStatusCmd(f),
 	)
@@ -101,8 +110,10 @@ func writeHostOutput(out, errOut io.Writer, res cluster.Result) {
 func newClusterStatusCmd(f *Factory) *cobra.Command {
 	var asJSON bool
 	cmd := &cobra.Command{
-		Use:   "status [SERVICE...]",
-		Short: "Show services' state on every host that runs them (exit as status; 4 if a host cannot be asked)",
+		Use:               "status [SERVICE...]",
+		Short:             "Show services' state on every host that runs them (exit as status; 4 if a host cannot be asked)",
+		Example:           "  daemonctl cluster status\n  daemonctl cluster status --json master-server",
+		ValidArgsFunction: completeServices(f),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			cfg, err := f.Config()
 			if err != nil {

@@ -17,7 +17,9 @@ func newInitCmd(f *Factory) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "init --dolphinscheduler DS_HOME",
 		Short: "Write a daemonctl.yaml for an existing DolphinScheduler install",
-		Args:  cobra.NoArgs,
+		Example: `  daemonctl init --dolphinscheduler /opt/dolphinscheduler
+  daemonctl -c /etc/daemonctl/ds.yaml init --dolphinscheduler /opt/ds`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if dsHome == "" {
 				return &ExitError{Code: ExitUsage, Err: errors.New("init: --dolphinscheduler DS_HOME is required")}

@@ -48,6 +48,10 @@ func newStartCmd(f *Factory) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "start [SERVICE...]",
 		Short: "Start services (and what they depend on), each once, waiting until ready",
+		Example: `  daemonctl start                    # every service, in dependency order
+  daemonctl start master-server      # it, and what it depends on
+  daemonctl -c /opt/ds/daemonctl.yaml start --no-deps api-server`,
+		ValidArgsFunction: completeServices(f),
 		RunE: actOnServices(f, func(m *lifecycle.Manager, ctx context.Context, names []string) error {
 			if noDeps {
 				return m.StartOnly(ctx, names)
@@ -64,6 +68,9 @@ func newStopCmd(f *Factory) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "stop [SERVICE...]",
 		Short: "Stop services: signal the whole process tree, return when it is gone",
+		Example: `  daemonctl stop                     # every service, dependents first
+  daemonctl stop worker-server --timeout 10s`,
+		ValidArgsFunction: completeServices(f),
 		RunE: actOnServices(f, func(m *lifecycle.Manager, ctx context.Context, names []string) error {
 			return m.Stop(ctx, names, lifecycle.StopOptions{Timeout: timeout})
 		}),
@@ -77,6 +84,9 @@ func newRestartCmd(f *Factory) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "restart [SERVICE...]",
 		Short: "Stop then start services",
+		Example: `  daemonctl restart api-server
+  daemonctl restart --rolling        # one at a time, each ready before the next`,
+		ValidArgsFunction: completeServices(f),
 		RunE: actOnServices(f, func(m *lifecycle.Manager, ctx context.Context, names []string) error {
 			return m.Restart(ctx, names, rolling)
 		}),

@@ -17,7 +17,10 @@ func newLogsCmd(f *Factory) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "logs SERVICE",
 		Short: "Print the end of a service's log, and follow it with -f",
-		Args:  cobra.ExactArgs(1),
+		Example: `  daemonctl logs master-server
+  daemonctl logs -f -n 100 api-server`,
+		ValidArgsFunction: completeServices(f),
+		Args:              cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			cfg, err := f.Config()
 			if err != nil {

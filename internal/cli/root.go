@@ -8,8 +8,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"os/signal"
+	"path/filepath"
+	"strings"
 
 	"github.com/spf13/cobra"
 	"golang.org/x/sys/unix"
@@ -57,20 +60,60 @@ type Factory struct {
 // Config loads the config named by --config, $DAEMONCTL_CONFIG or
 // ./daemonctl.yaml. Its errors are usage errors (exit 2).
 func (f *Factory) Config() (*config.Config, error) {
-	path := f.ConfigPath
+	path, from := f.ConfigPath, "-c"
 	if path == "" {
-		path = config.Find("")
+		path, from = "daemonctl.yaml", ""
 		for _, kv := range f.IO.Environ {
-			if v, ok := cutPrefix(kv, config.EnvVar+"="); ok && v != "" {
-				path = v
+			if v, ok := strings.CutPrefix(kv, config.EnvVar+"="); ok && v != "" {
+				path, from = v, "$"+config.EnvVar
 			}
 		}
 	}
 	cfg, err := config.Load(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		err = missingConfig(path, from)
+	}
 	if err != nil {
 		return nil, &ExitError{Code: ExitUsage, Err: err}
 	}
 	return cfg, nil
+}
+
+// missingConfig says where daemonctl looked for its config (named by
+// from: -c, $DAEMONCTL_CONFIG, or nothing for the default) and how to
+// point it at one.
+func missingConfig(path, from string) error {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		abs = path
+	}
+	where := fmt.Sprintf("no config file at %s", abs)
+	if from != "" {
+		where += " (named by " + from + ")"
+	} else {
+		where += " (the default: ./daemonctl.yaml, since neither -c nor $" + config.EnvVar + " names one)"
+	}
+	return fmt.Errorf("%s\n  name one with -c FILE or %s=FILE, or write one for a DolphinScheduler install with `daemonctl init --dolphinscheduler DS_HOME`", where, config.EnvVar)
+}
+
+// terminal reports whether output may carry terminal control codes: it
+// goes to a terminal, and neither NO_COLOR (no-color.org) nor TERM=dumb
+// says otherwise.
+func (f *Factory) terminal() bool {
+	for _, kv := range f.IO.Environ {
+		if v, ok := strings.CutPrefix(kv, "NO_COLOR="); ok && v != "" {
+			return false
+		}
+		if kv == "TERM=dumb" {
+			return false
+		}
+	}
+	out, ok := f.IO.Out.(*os.File)
+	if !ok {
+		return false
+	}
+	_, err := unix.IoctlGetTermios(int(out.Fd()), unix.TCGETS)
+	return err == nil
 }
 
 // Manager returns a lifecycle manager for the config.
@@ -92,13 +135,6 @@ func (f *Factory) supervisorCommand(cfg *config.Config) lifecycle.SupervisorComm
 	return lifecycle.SupervisorCommand{Path: self, Args: []string{"daemonctl", "--config", cfg.Path, supervisorCmdName}}
 }
 
-func cutPrefix(s, prefix string) (string, bool) {
-	if len(s) >= len(prefix) && s[:len(prefix)] == prefix {
-		return s[len(prefix):], true
-	}
-	return "", false
-}
-
 // NewRoot returns the daemonctl command tree.
 func NewRoot(f *Factory) *cobra.Command {
 	root := &cobra.Command{
@@ -106,6 +142,10 @@ func NewRoot(f *Factory) *cobra.Command {
 		Short:         "Start, stop, watch and restart the servers of a distributed system",
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		Version:       version(),
+		Example: `  daemonctl start && daemonctl status
+  daemonctl -c /opt/ds/daemonctl.yaml stop master-server
+  DAEMONCTL_CONFIG=/opt/ds/daemonctl.yaml daemonctl logs -f api-server`,
 	}
 	root.PersistentFlags().StringVarP(&f.ConfigPath, "config", "c", "", "config file (default $DAEMONCTL_CONFIG, else ./daemonctl.yaml)")
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
@@ -126,6 +166,7 @@ func NewRoot(f *Factory) *cobra.Command {
 		newSupervisorCmd(f),
 		newExecCmd(),
 	)
+	usageErrors(root)
 	return root
 }
 

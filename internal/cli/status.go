@@ -31,13 +31,18 @@ func newStatusCmd(f *Factory) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "status [SERVICE...]",
 		Short: "Show services' state (exit 0 running, 1 dead, 3 stopped, 4 unknown)",
+		Example: `  daemonctl status
+  daemonctl status master-server && echo up
+  daemonctl status --json | jq '.[] | select(.state != "running")'
+  daemonctl status --watch`,
+		ValidArgsFunction: completeServices(f),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			m, err := f.Manager()
 			if err != nil {
 				return err
 			}
 			if watch {
-				return watchStatus(cmd.Context(), f.IO.Out, m, args, interval)
+				return watchStatus(cmd.Context(), f.IO.Out, m, args, interval, f.terminal())
 			}
 			statuses, err := m.Status(args)
 			var unknown *config.UnknownServiceError
@@ -78,11 +83,15 @@ const (
 )
 
 // watchStatus redraws the status table every interval until ctx ends.
-// Each frame is built whole and written at once over the previous one,
-// line by line with the rest of each line erased, so nothing flickers.
-func watchStatus(ctx context.Context, w io.Writer, m *lifecycle.Manager, names []string, interval time.Duration) error {
-	fmt.Fprint(w, hideCursor+clearScreen)
-	defer fmt.Fprint(w, showCursor+"\n")
+// On a terminal, each frame is built whole and written at once over the
+// previous one, line by line with the rest of each line erased, so
+// nothing flickers; elsewhere (a pipe, a file, NO_COLOR, TERM=dumb)
+// frames follow each other, plain.
+func watchStatus(ctx context.Context, w io.Writer, m *lifecycle.Manager, names []string, interval time.Duration, terminal bool) error {
+	if terminal {
+		fmt.Fprint(w, hideCursor+clearScreen)
+		defer fmt.Fprint(w, showCursor+"\n")
+	}
 	tick := time.NewTicker(interval)
 	defer tick.Stop()
 	for {
@@ -93,16 +102,12 @@ func watchStatus(ctx context.Context, w io.Writer, m *lifecycle.Manager, names [
 		var frame bytes.Buffer
 		fmt.Fprintf(&frame, "daemonctl status   %s   every %s, Ctrl-C to quit\n\n", time.Now().Format(time.TimeOnly), interval)
 		writeStatusTable(&frame, statuses)
-		var out bytes.Buffer
-		out.WriteString(cursorHome)
-		for _, line := range strings.SplitAfter(frame.String(), "\n") {
-			out.WriteString(strings.TrimSuffix(line, "\n") + eraseLineEnd)
-			if strings.HasSuffix(line, "\n") {
-				out.WriteString("\n")
+		if !terminal {
+			frame.WriteString("\n")
+			if _, err := w.Write(frame.Bytes()); err != nil {
+				return err
 			}
-		}
-		out.WriteString(eraseBelow)
-		if _, err := w.Write(out.Bytes()); err != nil {
+		} else if err := redraw(w, frame.String()); err != nil {
 			return err
 		}
 		select {
@@ -111,6 +116,21 @@ func watchStatus(ctx context.Context, w io.Writer, m *lifecycle.Manager, names [
 		case <-tick.C:
 		}
 	}
+}
+
+// redraw writes frame over the previous one.
+func redraw(w io.Writer, frame string) error {
+	var out bytes.Buffer
+	out.WriteString(cursorHome)
+	for _, line := range strings.SplitAfter(frame, "\n") {
+		out.WriteString(strings.TrimSuffix(line, "\n") + eraseLineEnd)
+		if strings.HasSuffix(line, "\n") {
+			out.WriteString("\n")
+		}
+	}
+	out.WriteString(eraseBelow)
+	_, err := w.Write(out.Bytes())
+	return err
 }
 
 func writeStatusJSON(w io.Writer, statuses []state.Status) error {

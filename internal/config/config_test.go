@@ -1,7 +1,6 @@
 package config
 
 import (
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -144,6 +143,17 @@ services:
 	}
 }
 
+func TestSizeString(t *testing.T) {
+	for sz, want := range map[Size]string{0: "0B", 512: "512B", 100 << 20: "100MiB", 3 << 29: "1.5GiB", 1<<20 + 1: "1MiB", 5 << 40: "5TiB"} {
+		if got := sz.String(); got != want {
+			t.Errorf("Size(%d) = %q, want %q", int64(sz), got, want)
+		}
+		if v, err := ParseSize(want); err != nil || (v != int64(sz) && sz != 1<<20+1) {
+			t.Errorf("ParseSize(%q) = %d, %v", want, v, err)
+		}
+	}
+}
+
 func TestParseSize(t *testing.T) {
 	tests := map[string]int64{"0": 0, "100MB": 100 << 20, "100MiB": 100 << 20, "1GiB": 1 << 30, "512k": 512 << 10, "1.5KB": 1536, "7": 7, "2 gb": 2 << 30}
 	for in, want := range tests {
@@ -159,19 +169,3 @@ func TestParseSize(t *testing.T) {
 	}
 }
 
-func TestFind(t *testing.T) {
-	t.Setenv(EnvVar, "")
-	if got := Find(""); got != "daemonctl.yaml" {
-		t.Errorf("default %q", got)
-	}
-	t.Setenv(EnvVar, "/x/y.yaml")
-	if got := Find(""); got != "/x/y.yaml" {
-		t.Errorf("env %q", got)
-	}
-	if got := Find("flag.yaml"); got != "flag.yaml" {
-		t.Errorf("flag %q", got)
-	}
-	if filepath.Base(Find("")) != "y.yaml" {
-		t.Error("env ignored")
-	}
-}

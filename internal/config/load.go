@@ -34,18 +34,6 @@ const (
 // EnvVar names the variable that points daemonctl at its config file.
 const EnvVar = "DAEMONCTL_CONFIG"
 
-// Find returns the config path to use: flag, else $DAEMONCTL_CONFIG, else
-// ./daemonctl.yaml.
-func Find(flag string) string {
-	if flag != "" {
-		return flag
-	}
-	if env := os.Getenv(EnvVar); env != "" {
-		return env
-	}
-	return "daemonctl.yaml"
-}
-
 // Load reads, decodes and validates the config file at path.
 func Load(path string) (*Config, error) {
 	f, err := os.Open(path)

@@ -298,6 +298,21 @@ var sizeUnits = map[string]int64{
 	"T": 1 << 40, "TB": 1 << 40, "TIB": 1 << 40,
 }
 
+// String renders the size in the largest unit it fills, to two decimals
+// at most, as ParseSize reads it: "100MiB", "1.5GiB", "512B".
+func (sz Size) String() string {
+	for _, u := range []struct {
+		name string
+		n    int64
+	}{{"TiB", 1 << 40}, {"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}} {
+		if int64(sz) >= u.n {
+			v := strconv.FormatFloat(float64(sz)/float64(u.n), 'f', 2, 64)
+			return strings.TrimSuffix(strings.TrimRight(v, "0"), ".") + u.name
+		}
+	}
+	return strconv.FormatInt(int64(sz), 10) + "B"
+}
+
 // ParseSize reads "100MB", "1.5GiB", "512k" or "0"; units are powers of 1024.
 func ParseSize(s string) (int64, error) {
 	t := strings.TrimSpace(s)

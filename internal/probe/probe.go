@@ -180,7 +180,7 @@ func Wait(ctx context.Context, p Probe, timeout time.Duration, died <-chan struc
 	case errors.Is(cause, ErrDied):
 		return ErrDied
 	case errors.Is(cause, context.DeadlineExceeded):
-		return fmt.Errorf("readiness %s: no answer after %s (last: %v)", p, timeout, last)
+		return fmt.Errorf("not ready after %s: %s: %v", timeout, p, last)
 	}
 	return err
 }

@@ -119,7 +119,7 @@ func TestWait(t *testing.T) {
 		t.Fatalf("a probe that passes on its fourth check: %v", err)
 	}
 	err := Wait(context.Background(), &failing{n: 1 << 30}, 100*time.Millisecond, nil)
-	if err == nil || !strings.Contains(err.Error(), "readiness fake: no answer after 100ms (last: connection refused)") {
+	if err == nil || !strings.Contains(err.Error(), "not ready after 100ms: fake: connection refused") {
 		t.Fatalf("a timeout: %v", err)
 	}
 	died := make(chan struct{})
