@@ -168,4 +168,3 @@ func TestParseSize(t *testing.T) {
 		}
 	}
 }
-
