@@ -16,6 +16,7 @@ import (
 	"github.com/daemonctl/daemonctl/internal/crashpoint"
 	"github.com/daemonctl/daemonctl/internal/inherit"
 	"github.com/daemonctl/daemonctl/internal/logs"
+	"github.com/daemonctl/daemonctl/internal/monitor"
 	"github.com/daemonctl/daemonctl/internal/pidfile"
 	"github.com/daemonctl/daemonctl/internal/privilege"
 	"github.com/daemonctl/daemonctl/internal/proc"
@@ -282,6 +283,11 @@ func (m *Manager) awaitReport(ctx context.Context, s *config.Service, req *super
 				return m.startError(s, errors.New("its supervisor ended without a word"))
 			case r.kind == supervisor.AnswerLaunched:
 				pid = r.detail
+			case r.kind == supervisor.AnswerRetrying:
+				m.printf("%s %s", s.Name, r.detail)
+				// The next launch gets the whole wait again, after its
+				// restart delay.
+				silence.Reset(limit + monitor.MaxBackoff)
 			case r.kind == supervisor.AnswerReady:
 				m.printf("%s started (pid %s%s)", s.Name, pid, readyNote(s, time.Since(began)))
 				return nil
@@ -321,7 +327,7 @@ func (m *Manager) awaitExisting(ctx context.Context, s *config.Service) error {
 	var gone error
 	err := backoff.Until(waitCtx, existingCheck, func() (bool, error) {
 		o := m.observe(s)
-		if !o.Running() && !o.Launching() {
+		if !o.Running() && !o.Launching() && !o.Restarting() {
 			state, detail := o.Classify()
 			gone = m.startError(s, fmt.Errorf("%s while another start waited for it: %s", state, detail))
 			return true, nil

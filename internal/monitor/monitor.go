@@ -18,6 +18,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -100,6 +101,9 @@ type monitor struct {
 	store state.Store
 	out   *sink
 	first bool // the launch a start command waits for
+	// attempts are the exits of the launches a start command waited for,
+	// the restart policy having relaunched the server before it was ready.
+	attempts []string
 	// retrying is set while a goroutine retries writing the record
 	// atomically, run_dir having been full (retryWhenSpace).
 	retrying atomic.Bool
@@ -483,19 +487,24 @@ func (m *monitor) afterExit(ctx context.Context, r *run, exit proc.ExitStatus) (
 		runOnExit(ctx, m.Reaper, onExitTimeout, s, env, exit, m.restarts(), m.out)
 	}
 	var (
-		delay time.Duration
-		ev    = Event{Kind: state.Exited, PID: r.leader.PID, Exit: &exit}
+		delay       time.Duration
+		ev          = Event{Kind: state.Exited, PID: r.leader.PID, Exit: &exit}
+		wasStarting bool
 	)
 	m.update(ctx, func(rec *state.Record) bool { return rec.Token == r.token }, func(rec *state.Record) error {
 		if rec.StopRequested() {
 			return rec.Exit(exit, nil)
 		}
-		wasStarting := rec.Phase == state.PhaseStarting
+		wasStarting = rec.Phase == state.PhaseStarting
 		if err := rec.Exit(exit, crashRecord(s.LogFile, s.Dir, exit, r.began)); err != nil {
 			return err
 		}
+		duringStart := m.first && wasStarting
+		if duringStart {
+			m.attempts = append(m.attempts, exit.String())
+		}
 		switch {
-		case m.first && wasStarting:
+		case duringStart && !ShouldRestart(string(s.Restart), exit.Code, r.known):
 			ev.Kind, ev.Detail = state.GaveUp, fmt.Sprintf("exited during start: %s", exit)
 			return rec.GiveUp("") // the exit says why
 		case !ShouldRestart(string(s.Restart), exit.Code, r.known):
@@ -509,6 +518,10 @@ func (m *monitor) afterExit(ctx context.Context, r *run, exit proc.ExitStatus) (
 		}
 		if rec.QuickDeaths > *s.RestartLimit {
 			ev.Kind, ev.Detail = state.GaveUp, fmt.Sprintf("exited (%s); %d quick deaths in a row, giving up", exit, rec.QuickDeaths)
+			if duringStart {
+				ev.Detail = fmt.Sprintf("exited during start, %d times in a row (%s); restart_limit %d: giving up",
+					len(m.attempts), strings.Join(m.attempts, "; "), *s.RestartLimit)
+			}
 			return rec.GiveUp("") // the exit says why
 		}
 		delay = RestartDelay(s.RestartDelay.Std(), rec.QuickDeaths)
@@ -523,7 +536,9 @@ func (m *monitor) afterExit(ctx context.Context, r *run, exit proc.ExitStatus) (
 		m.out.notef("%s %s", s.Name, ev.Detail)
 	}
 	m.tell(ev)
-	m.first = false
+	// A start waits on through the restarts of a server that died before
+	// it was ready: the restart policy applies during start too.
+	m.first = m.first && wasStarting && ev.Kind == state.RestartScheduled
 	return delay, ev.Kind == state.RestartScheduled
 }
 

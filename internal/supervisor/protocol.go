@@ -173,6 +173,9 @@ const (
 	AnswerError    Answer = "error"
 	AnswerLaunched Answer = "launched"
 	AnswerReady    Answer = "ready"
+	// AnswerRetrying DETAIL: the server died before it was ready, and its
+	// restart policy launches it again; AnswerLaunched follows.
+	AnswerRetrying Answer = "retrying"
 	AnswerFailed   Answer = "failed"
 )
 

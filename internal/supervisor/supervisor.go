@@ -421,6 +421,8 @@ func (r *startReport) Observe(ev monitor.Event) {
 		r.say(AnswerLaunched, fmt.Sprint(ev.PID), false)
 	case state.BecameReady:
 		r.say(AnswerReady, "", true)
+	case state.RestartScheduled:
+		r.say(AnswerRetrying, ev.Detail, false)
 	case state.GaveUp:
 		r.say(AnswerFailed, ev.Detail, true)
 	}
