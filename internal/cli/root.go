@@ -159,6 +159,7 @@ func NewRoot(f *Factory) *cobra.Command {
 		newClusterCmd(f),
 		newStopCmd(f),
 		newRestartCmd(f),
+		newUpdateCmd(f),
 		newStatusCmd(f),
 		newLogsCmd(f),
 		newCheckCmd(f),
@@ -203,8 +204,9 @@ func exitCode(err error, stderr io.Writer) int {
 	var (
 		unknown *config.UnknownServiceError
 		envErr  *lifecycle.EnvError
+		removed *lifecycle.RemovedError
 	)
-	if errors.As(err, &unknown) || errors.As(err, &envErr) {
+	if errors.As(err, &unknown) || errors.As(err, &envErr) || errors.As(err, &removed) {
 		return ExitUsage
 	}
 	return ExitFailed

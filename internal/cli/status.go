@@ -154,6 +154,12 @@ func writeStatusTable(w io.Writer, statuses []state.Status) error {
 		if st.Detail != "" {
 			fmt.Fprintf(w, "%s: %s\n", st.Name, st.Detail)
 		}
+		if !st.InConfig {
+			fmt.Fprintf(w, "%s: no longer in the config; stop ends it\n", st.Name)
+		}
+		if st.ConfigChanged {
+			fmt.Fprintf(w, "%s: its config changed since it started; restart it (or update) to apply\n", st.Name)
+		}
 	}
 	if len(statuses) == 1 && statuses[0].LastCrash != nil {
 		writeCrash(w, statuses[0].LastCrash)

@@ -94,7 +94,7 @@ func spawnRecorded(t *testing.T, cfg *config.Config, s *config.Service, script s
 	}
 	proc.ReapLater(id)
 	rec, _ := state.RequestStart(nil, state.Start{Service: s.Name, PidFile: s.PidFile, LogFile: s.LogFile})
-	rec.Launch(id, token, 0, s.PidFile, s.LogFile)
+	rec.Launch(state.Instance{Leader: id, Token: token, PidFile: s.PidFile, LogFile: s.LogFile})
 	rec.MarkReady()
 	store := state.Store{Dir: cfg.RunDir}
 	os.MkdirAll(cfg.RunDir, 0o755)

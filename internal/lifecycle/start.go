@@ -33,7 +33,7 @@ const LogTailLines = 20
 // running and ready; independent services start in parallel. A service
 // that already runs is not started again.
 func (m *Manager) Start(ctx context.Context, names []string) error {
-	services, err := m.cfg.Select(names)
+	services, err := m.selectConfigured(names)
 	if err != nil {
 		return err
 	}
@@ -45,7 +45,7 @@ func (m *Manager) Start(ctx context.Context, names []string) error {
 // they depend on is taken to be seen to elsewhere (on another host, by
 // `cluster start`).
 func (m *Manager) StartOnly(ctx context.Context, names []string) error {
-	services, err := m.cfg.Select(names)
+	services, err := m.selectConfigured(names)
 	if err != nil {
 		return err
 	}

@@ -25,7 +25,7 @@ type StopOptions struct {
 // every service that depends on it has stopped; independent services stop
 // in parallel.
 func (m *Manager) Stop(ctx context.Context, names []string, opts StopOptions) error {
-	services, err := m.cfg.Select(names)
+	services, err := m.selectAll(names)
 	if err != nil {
 		return err
 	}
@@ -49,6 +49,9 @@ func (m *Manager) stopOne(ctx context.Context, s *config.Service, opts StopOptio
 	// nothing of the service is left once stop returns.
 	if o.Record != nil && o.SupervisorAlive {
 		m.release(o.Record)
+	}
+	if err == nil && m.isRemoved(s) {
+		m.forget(s)
 	}
 	return err
 }
@@ -134,7 +137,7 @@ func (m *Manager) clearStale(s *config.Service, o state.Observation) error {
 // them again. With rolling, it restarts them one at a time in dependency
 // order, each running and ready before the next is stopped.
 func (m *Manager) Restart(ctx context.Context, names []string, rolling bool) error {
-	services, err := m.cfg.Select(names)
+	services, err := m.selectConfigured(names)
 	if err != nil {
 		return err
 	}

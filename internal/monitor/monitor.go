@@ -27,6 +27,7 @@ import (
 	"github.com/daemonctl/daemonctl/internal/backoff"
 	"github.com/daemonctl/daemonctl/internal/config"
 	"github.com/daemonctl/daemonctl/internal/crashpoint"
+	"github.com/daemonctl/daemonctl/internal/drift"
 	"github.com/daemonctl/daemonctl/internal/envfile"
 	"github.com/daemonctl/daemonctl/internal/inherit"
 	"github.com/daemonctl/daemonctl/internal/logs"
@@ -49,6 +50,9 @@ type Options struct {
 	// service gets unless its config says otherwise; nil means the
 	// supervisor's own.
 	Inherit *inherit.Attrs
+	// Reload, if set, loads the config as it stands: a relaunch by the
+	// restart policy uses it, as update would.
+	Reload func() (*config.Config, error)
 	// Reaper reaps the service and the monitor's helper commands; the
 	// process running monitors must be their parent.
 	Reaper *reaper.Reaper
@@ -101,6 +105,8 @@ type monitor struct {
 	store state.Store
 	out   *sink
 	first bool // the launch a start command waits for
+	// launched is the fingerprint of the last launch (package drift).
+	launched string
 	// attempts are the exits of the launches a start command waited for,
 	// the restart policy having relaunched the server before it was ready.
 	attempts []string
@@ -157,6 +163,8 @@ type run struct {
 	pipe    io.Closer       // our read end of the service's output pipe
 	output  <-chan struct{} // closed when the output pipe is drained
 	readyCh chan error
+	// fingerprint identifies the config it was launched from.
+	fingerprint string
 }
 
 // detach stops reading the service's output, for a monitor that leaves a
@@ -215,6 +223,7 @@ func (m *monitor) env() ([]string, error) {
 
 // launch starts the service and records it, unless a stop claimed it.
 func (m *monitor) launch(ctx context.Context) (*run, error) {
+	fingerprint := m.refreshConfig()
 	s := m.Service
 	env, err := m.env()
 	if err != nil {
@@ -252,7 +261,7 @@ func (m *monitor) launch(ctx context.Context) (*run, error) {
 		return nil, err
 	}
 	crashpoint.Here("monitor:spawned")
-	run := &run{leader: id, token: token, env: env, began: time.Now(), exited: exited, known: true, pipe: r, output: pump(r, m.out), readyCh: make(chan error, 1)}
+	run := &run{leader: id, token: token, env: env, fingerprint: fingerprint, began: time.Now(), exited: exited, known: true, pipe: r, output: pump(r, m.out), readyCh: make(chan error, 1)}
 	recorded, err := m.record(ctx, run, offset)
 	if err != nil || !recorded {
 		// A stop got here first, or the record cannot be written: what
@@ -268,6 +277,30 @@ func (m *monitor) launch(ctx context.Context) (*run, error) {
 	m.tell(Event{Kind: state.Launched, PID: id.PID})
 	go m.awaitReady(ctx, run, offset)
 	return run, nil
+}
+
+// refreshConfig takes up the config as it stands for a relaunch, saying
+// in the log when it changed since the last launch, and returns the
+// fingerprint of what is launched now.
+func (m *monitor) refreshConfig() string {
+	name := m.Service.Name
+	if m.launched != "" && m.Reload != nil {
+		cfg, err := m.Reload()
+		switch {
+		case err != nil:
+			m.out.notef("%s: the config cannot be read (%v); relaunching it as before", name, err)
+		case cfg.Services[name] == nil:
+			m.out.notef("%s: no longer in the config; relaunching it as before", name)
+		default:
+			m.Config, m.Service = cfg, cfg.Services[name]
+		}
+	}
+	fingerprint := drift.Fingerprint(m.Config, m.Service)
+	if m.launched != "" && fingerprint != m.launched {
+		m.out.notef("%s: its config changed since its last launch; relaunching it as the config now says", name)
+	}
+	m.launched = fingerprint
+	return fingerprint
 }
 
 // giveUp records that the launch of the instance reserved as token
@@ -316,7 +349,9 @@ func (m *monitor) record(ctx context.Context, r *run, offset int64) (bool, error
 	if err != nil || rec == nil || !m.owns(rec) || rec.Token != r.token {
 		return false, err
 	}
-	if err := rec.Launch(r.leader, r.token, offset, s.PidFile, s.LogFile); err != nil {
+	in := state.Instance{Leader: r.leader, Token: r.token, LogOffset: offset, PidFile: s.PidFile, LogFile: s.LogFile,
+		Fingerprint: r.fingerprint, StopSignal: int(s.StopSignal), StopTimeout: s.StopTimeout.Std()}
+	if err := rec.Launch(in); err != nil {
 		return false, err
 	}
 	if err := m.store.Write(s.Name, rec); err != nil {

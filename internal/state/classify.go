@@ -206,6 +206,12 @@ type Status struct {
 	SupervisorPID *int   `json:"supervisor_pid"`
 	PidFile       string `json:"pid_file"`
 	LogFile       string `json:"log_file"`
+	// InConfig is false for a service run_dir holds that the config no
+	// longer names: it is still shown, and stopped by a plain stop.
+	InConfig bool `json:"in_config"`
+	// ConfigChanged: the config now says otherwise than what the running
+	// instance was launched with (package drift).
+	ConfigChanged bool `json:"config_changed"`
 	// Detail says why a service is dead, failed or unknown.
 	Detail string `json:"detail,omitempty"`
 }

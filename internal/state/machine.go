@@ -103,10 +103,27 @@ func (r *Record) Reserve(token, bootID string) error {
 	return r.apply(Launching)
 }
 
+// Instance is what a launch records of the new instance.
+type Instance struct {
+	Leader    proc.Identity
+	Token     string
+	LogOffset int64 // the log's size at the launch
+	PidFile   string
+	LogFile   string
+	// Fingerprint identifies the config it was launched from (package
+	// drift).
+	Fingerprint string
+	// StopSignal and StopTimeout are how it is stopped, kept for when
+	// its config no longer names it.
+	StopSignal  int
+	StopTimeout time.Duration
+}
+
 // Launch records a launched instance (Launched).
-func (r *Record) Launch(leader proc.Identity, token string, logOffset int64, pidFile, logFile string) error {
-	r.Leader, r.Token, r.StartedAt, r.LogOffset = leader, token, now(), logOffset
-	r.PidFile, r.LogFile, r.ReadyAt, r.NextRestart, r.GaveUpBecause = pidFile, logFile, nil, nil, ""
+func (r *Record) Launch(in Instance) error {
+	r.Leader, r.Token, r.StartedAt, r.LogOffset = in.Leader, in.Token, now(), in.LogOffset
+	r.PidFile, r.LogFile, r.ReadyAt, r.NextRestart, r.GaveUpBecause = in.PidFile, in.LogFile, nil, nil, ""
+	r.Fingerprint, r.StopSignal, r.StopTimeout = in.Fingerprint, in.StopSignal, in.StopTimeout
 	return r.apply(Launched)
 }
 

@@ -17,7 +17,7 @@ func TestLife(t *testing.T) {
 	r, err := RequestStart(nil, Start{Service: "web", Claim: "c1", PidFile: "/p", LogFile: "/l"})
 	must(t, err, r, PhaseStarting)
 	must(t, r.Reserve("tok", "boot"), r, PhaseStarting)
-	must(t, r.Launch(proc.Identity{PID: 10}, "tok", 0, "/p", "/l"), r, PhaseStarting)
+	must(t, r.Launch(Instance{Leader: proc.Identity{PID: 10}, Token: "tok", PidFile: "/p", LogFile: "/l"}), r, PhaseStarting)
 	must(t, r.MarkReady(), r, PhaseRunning)
 	if r.ReadyAt == nil {
 		t.Error("MarkReady left ReadyAt unset")
@@ -27,7 +27,7 @@ func TestLife(t *testing.T) {
 	if r.Restarts != 1 || r.NextRestart == nil {
 		t.Errorf("ScheduleRestart: restarts %d, next %v", r.Restarts, r.NextRestart)
 	}
-	must(t, r.Launch(proc.Identity{PID: 11}, "tok2", 0, "/p", "/l"), r, PhaseStarting)
+	must(t, r.Launch(Instance{Leader: proc.Identity{PID: 11}, Token: "tok2", PidFile: "/p", LogFile: "/l"}), r, PhaseStarting)
 	if r.NextRestart != nil {
 		t.Error("a launch left the restart scheduled")
 	}
@@ -56,7 +56,7 @@ func must(t *testing.T, err error, r *Record, want Phase) {
 func TestMachineRefusesIllegalTransitions(t *testing.T) {
 	events := map[Event]func(*Record) error{
 		Launching:        func(r *Record) error { return r.Reserve("t", "b") },
-		Launched:         func(r *Record) error { return r.Launch(proc.Identity{PID: 1}, "t", 0, "", "") },
+		Launched:         func(r *Record) error { return r.Launch(Instance{Leader: proc.Identity{PID: 1}, Token: "t"}) },
 		TookOver:         func(r *Record) error { return r.TakeOver(proc.Identity{PID: 2}, "c") },
 		BecameReady:      (*Record).MarkReady,
 		Exited:           func(r *Record) error { return r.Exit(proc.ExitStatus{}, nil) },

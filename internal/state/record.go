@@ -55,6 +55,13 @@ type Record struct {
 	LogError string `json:"log_error,omitempty"`
 	// GaveUpBecause says why the start or the restart policy gave up.
 	GaveUpBecause string `json:"gave_up_because,omitempty"`
+	// Fingerprint identifies the config the instance was launched from
+	// (package drift): status compares it with the config now.
+	Fingerprint string `json:"fingerprint,omitempty"`
+	// StopSignal and StopTimeout are how the instance is stopped once its
+	// config no longer names it (0: TERM, and the default timeout).
+	StopSignal  int           `json:"stop_signal,omitempty"`
+	StopTimeout time.Duration `json:"stop_timeout,omitempty"`
 	// RunDirFull is when writes to run_dir began to fail for want of
 	// space, while they do: records are then rewritten in place
 	// (Store.Write) and crash records are not kept.

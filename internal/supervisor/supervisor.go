@@ -260,6 +260,7 @@ func (sv *supervisor) launchMonitor(ctx context.Context, cfg *config.Config, s *
 		Service:    s,
 		Environ:    caller.Environ,
 		Inherit:    caller.Inherit,
+		Reload:     sv.load,
 		Reaper:     sv.reaper,
 		Supervisor: sv.self,
 		Claim:      claim,

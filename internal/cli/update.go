@@ -1,0 +1,55 @@
+package cli
+
+import (
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/daemonctl/daemonctl/internal/lifecycle"
+)
+
+func newUpdateCmd(f *Factory) *cobra.Command {
+	var dryRun bool
+	cmd := &cobra.Command{
+		Use:   "update",
+		Short: "Bring the running services in line with the config: start added, stop removed, restart changed",
+		Example: `  daemonctl update --dry-run        # what would change
+  daemonctl update`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			m, err := f.Manager()
+			if err != nil {
+				return err
+			}
+			if dryRun {
+				printPlan(f.IO.Out, m.PlanUpdate(), "would ")
+				return nil
+			}
+			plan, err := m.Update(cmd.Context())
+			printPlan(f.IO.Out, plan, "")
+			return reportFailures(f.IO.Err, err)
+		},
+	}
+	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "print what would be done, do nothing")
+	return cmd
+}
+
+// printPlan prints an update plan, one line per kind of change; would is
+// "would " for a dry run.
+func printPlan(w io.Writer, p lifecycle.UpdatePlan, would string) {
+	for _, line := range []struct {
+		verb, why string
+		names     []string
+	}{
+		{"stop", "no longer in the config", p.Stop},
+		{"restart", "config changed", p.Restart},
+		{"start", "added", p.Start},
+		{"leave", "unchanged", p.Keep},
+	} {
+		if len(line.names) > 0 {
+			fmt.Fprintf(w, "update: %s%s %s (%s)\n", would, line.verb, strings.Join(line.names, ", "), line.why)
+		}
+	}
+}
