@@ -170,6 +170,9 @@ func writeStatusTable(w io.Writer, statuses []state.Status) error {
 // writeCrash shows the last unexpected exit of one service.
 func writeCrash(w io.Writer, c *state.Crash) {
 	fmt.Fprintf(w, "\nlast crash: %s at %s\n", c.Exit, c.At.Local().Format(time.DateTime))
+	if c.Reason != "" {
+		fmt.Fprintf(w, "  ended by daemonctl: %s\n", c.Reason)
+	}
 	for _, a := range c.Artifacts {
 		fmt.Fprintf(w, "  left behind: %s\n", a)
 	}

@@ -28,6 +28,8 @@ func TestParseErrors(t *testing.T) {
 			`c.yaml:2:37: services.web.log_max_size: size "99999999999TB" is too large`},
 		{"a fraction of a byte", "services:\n  web: {command: [x], log_max_size: 0.5}\n",
 			`c.yaml:2:37: services.web.log_max_size: size "0.5" is less than a byte (0 means never; want e.g. 512KB)`},
+		{"liveness without a probe", "services:\n  web: {command: [x], liveness: {interval: 1s}}\n",
+			`c.yaml:2:23: services.web: no probe: set one of tcp, http, exec, log`},
 		{"bad umask", "services:\n  web: {command: [x], umask: 0999}\n",
 			`c.yaml:2:30: services.web.umask: bad umask "0999" (want octal, 0000 to 0777, such as 0022)`},
 		{"unknown key", "services:\n  web:\n    comand: [x]\n",

@@ -4,6 +4,7 @@
 package config
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"io"
@@ -22,6 +23,10 @@ import (
 const (
 	DefaultStopTimeout  = 10 * time.Second
 	DefaultReadyTimeout = 60 * time.Second
+
+	DefaultLivenessInterval  = 10 * time.Second
+	DefaultLivenessTimeout   = 5 * time.Second
+	DefaultLivenessThreshold = 3
 	DefaultStartGrace   = time.Second
 	DefaultLogMaxSize   = 100 << 20
 	DefaultLogMaxFiles  = 5
@@ -136,6 +141,12 @@ func (c *Config) applyDefaults() {
 		}
 		setDefault(&s.StopTimeout, Duration(DefaultStopTimeout))
 		setDefault(&s.StartGrace, Duration(DefaultStartGrace))
+		if l := s.Liveness; l != nil {
+			l.Interval = cmp.Or(l.Interval, Duration(DefaultLivenessInterval))
+			l.Timeout = cmp.Or(l.Timeout, Duration(DefaultLivenessTimeout))
+			l.FailureThreshold = cmp.Or(l.FailureThreshold, DefaultLivenessThreshold)
+			l.Check = &Ready{TCP: l.TCP, HTTP: l.HTTP, Exec: l.Exec, Log: l.Log, Timeout: l.Timeout}
+		}
 		if s.Ready != nil && s.Ready.Timeout == 0 {
 			s.Ready.Timeout = Duration(DefaultReadyTimeout)
 		}
@@ -314,6 +325,12 @@ func (v *validator) checkService(c *Config, s *Service) {
 	}
 	if s.Ready != nil {
 		v.checkReady(at("ready"), s.Ready)
+	}
+	if l := s.Liveness; l != nil {
+		v.checkReady(at("liveness"), l.Check)
+		if l.FailureThreshold < 1 {
+			v.fail(at("liveness", "failure_threshold"), "must be at least 1")
+		}
 	}
 }
 

@@ -45,6 +45,7 @@ type Service struct {
 	StartGrace  *Duration     `yaml:"start_grace"`
 	DependsOn   []string      `yaml:"depends_on"`
 	Ready       *Ready        `yaml:"ready"`
+	Liveness    *Liveness     `yaml:"liveness"`
 	Restart     RestartPolicy `yaml:"restart"`
 	// RestartDelay is the first restart backoff; it doubles up to a minute.
 	RestartDelay *Duration `yaml:"restart_delay"` // 0: restart at once
@@ -126,6 +127,23 @@ type Ready struct {
 
 	// LogPattern is Log compiled.
 	LogPattern *regexp.Regexp `yaml:"-"`
+}
+
+// Liveness is a probe the supervisor runs while the service runs, once it
+// is ready: FailureThreshold failures in a row mean the server is hung.
+// It takes the same probe kinds as Ready.
+type Liveness struct {
+	TCP              string   `yaml:"tcp"`
+	HTTP             string   `yaml:"http"`
+	Exec             []string `yaml:"exec"`
+	Log              string   `yaml:"log"`
+	Interval         Duration `yaml:"interval"`
+	Timeout          Duration `yaml:"timeout"`
+	FailureThreshold int      `yaml:"failure_threshold"`
+
+	// Check is the probe as a Ready, which package probe runs; set when
+	// the config is validated.
+	Check *Ready `yaml:"-"`
 }
 
 // probeKind is one kind of readiness probe as the config spells it: its

@@ -165,6 +165,10 @@ type run struct {
 	readyCh chan error
 	// fingerprint identifies the config it was launched from.
 	fingerprint string
+	offset      int64 // the log's size at its launch
+	// endedBecause says why the monitor ended it (its liveness probe
+	// failed): the exit counts as a failure.
+	endedBecause string
 }
 
 // detach stops reading the service's output, for a monitor that leaves a
@@ -261,7 +265,7 @@ func (m *monitor) launch(ctx context.Context) (*run, error) {
 		return nil, err
 	}
 	crashpoint.Here("monitor:spawned")
-	run := &run{leader: id, token: token, env: env, fingerprint: fingerprint, began: time.Now(), exited: exited, known: true, pipe: r, output: pump(r, m.out), readyCh: make(chan error, 1)}
+	run := &run{leader: id, token: token, env: env, fingerprint: fingerprint, began: time.Now(), offset: offset, exited: exited, known: true, pipe: r, output: pump(r, m.out), readyCh: make(chan error, 1)}
 	recorded, err := m.record(ctx, run, offset)
 	if err != nil || !recorded {
 		// A stop got here first, or the record cannot be written: what
@@ -437,12 +441,16 @@ func (m *monitor) waitReady(ctx context.Context, r *run, offset int64) error {
 // whether a stop (or the monitor's own end) explains it.
 func (m *monitor) watch(ctx context.Context, r *run) (proc.ExitStatus, bool) {
 	readyCh := r.readyCh
+	liveCtx, endLiveness := context.WithCancel(ctx)
+	defer endLiveness()
+	var hung <-chan string
 	for {
 		select {
 		case err := <-readyCh:
 			readyCh = nil
 			if err == nil {
 				m.tell(Event{Kind: state.BecameReady, PID: r.leader.PID})
+				hung = m.watchLiveness(liveCtx, r)
 				continue
 			}
 			if errors.Is(err, probe.ErrDied) || errors.Is(err, context.Canceled) {
@@ -459,6 +467,16 @@ func (m *monitor) watch(ctx context.Context, r *run) (proc.ExitStatus, bool) {
 			})
 			m.tell(Event{Kind: state.GaveUp, PID: r.leader.PID, Exit: &exit, Detail: err.Error() + "; stopped it"})
 			return exit, true
+		case why := <-hung:
+			m.out.notef("%s: %s; stopping it for its restart policy", m.Service.Name, why)
+			r.endedBecause = why
+			m.endTree(ctx, r)
+			exit := <-r.exited
+			select {
+			case <-r.output:
+			case <-time.After(time.Second):
+			}
+			return exit, false
 		case exit := <-r.exited:
 			if !m.stopRequested() {
 				// A stop signals the tree itself; otherwise what the
@@ -531,7 +549,9 @@ func (m *monitor) afterExit(ctx context.Context, r *run, exit proc.ExitStatus) (
 			return rec.Exit(exit, nil)
 		}
 		wasStarting = rec.Phase == state.PhaseStarting
-		if err := rec.Exit(exit, crashRecord(s.LogFile, s.Dir, exit, r.began)); err != nil {
+		crash := crashRecord(s.LogFile, s.Dir, exit, r.began)
+		crash.Reason = r.endedBecause
+		if err := rec.Exit(exit, crash); err != nil {
 			return err
 		}
 		duringStart := m.first && wasStarting
@@ -539,10 +559,10 @@ func (m *monitor) afterExit(ctx context.Context, r *run, exit proc.ExitStatus) (
 			m.attempts = append(m.attempts, exit.String())
 		}
 		switch {
-		case duringStart && !ShouldRestart(string(s.Restart), exit.Code, r.known):
+		case duringStart && !ShouldRestart(string(s.Restart), exit.Code, r.known && r.endedBecause == ""):
 			ev.Kind, ev.Detail = state.GaveUp, fmt.Sprintf("exited during start: %s", exit)
 			return rec.GiveUp("") // the exit says why
-		case !ShouldRestart(string(s.Restart), exit.Code, r.known):
+		case !ShouldRestart(string(s.Restart), exit.Code, r.known && r.endedBecause == ""):
 			ev.Detail = fmt.Sprintf("exited (%s); restart policy %s: not restarting", exit, s.Restart)
 			return nil
 		}

@@ -21,7 +21,10 @@ const (
 	Stopped  Reported = "stopped"  // not running, and the last word was a stop (or none)
 	Dead     Reported = "dead"     // it ended without a stop, or its pid file names a process that is not its own
 	Failed   Reported = "failed"   // start or the restart policy gave up on it
-	Unknown  Reported = "unknown"  // its state cannot be read
+	// Unhealthy: it runs, but its liveness probe fails, and its restart
+	// policy (never) leaves it be.
+	Unhealthy Reported = "unhealthy"
+	Unknown   Reported = "unknown" // its state cannot be read
 )
 
 // Observation is what daemonctl can see of a service right now: its
@@ -141,6 +144,8 @@ func (o Observation) classify() (Reported, string) {
 			return Running, fmt.Sprintf("its record in run_dir was lost; %d instances of it were found running, which stop ends", o.Recovered)
 		case o.Recovered == 1:
 			return Running, "its record in run_dir was lost; found again by its environment, and start or stop takes it back"
+		case r.Unhealthy != "":
+			return Unhealthy, r.Unhealthy
 		}
 		return Running, r.LogError
 	case r != nil && r.Phase == PhaseStopping && o.StopInterrupted:
@@ -252,7 +257,7 @@ func ExitCode(statuses []Status) int {
 		switch st.State {
 		case Unknown:
 			code = 4
-		case Dead, Failed:
+		case Dead, Failed, Unhealthy:
 			code = 1
 		case Stopped:
 			code = 3

@@ -124,6 +124,7 @@ func (r *Record) Launch(in Instance) error {
 	r.Leader, r.Token, r.StartedAt, r.LogOffset = in.Leader, in.Token, now(), in.LogOffset
 	r.PidFile, r.LogFile, r.ReadyAt, r.NextRestart, r.GaveUpBecause = in.PidFile, in.LogFile, nil, nil, ""
 	r.Fingerprint, r.StopSignal, r.StopTimeout = in.Fingerprint, in.StopSignal, in.StopTimeout
+	r.Unhealthy = ""
 	return r.apply(Launched)
 }
 

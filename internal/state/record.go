@@ -55,6 +55,9 @@ type Record struct {
 	LogError string `json:"log_error,omitempty"`
 	// GaveUpBecause says why the start or the restart policy gave up.
 	GaveUpBecause string `json:"gave_up_because,omitempty"`
+	// Unhealthy says why the liveness probe fails, while it does, for a
+	// service its restart policy does not restart.
+	Unhealthy string `json:"unhealthy,omitempty"`
 	// Fingerprint identifies the config the instance was launched from
 	// (package drift): status compares it with the config now.
 	Fingerprint string `json:"fingerprint,omitempty"`
@@ -72,6 +75,9 @@ type Record struct {
 type Crash struct {
 	At   time.Time       `json:"at"`
 	Exit proc.ExitStatus `json:"exit"`
+	// Reason says why daemonctl ended it, if it did: its liveness probe
+	// failed.
+	Reason string `json:"reason,omitempty"`
 	// LogTail is the end of the service's log when it exited.
 	LogTail []string `json:"log_tail"`
 	// Artifacts are files the server left about its death: JVM fatal
