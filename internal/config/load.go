@@ -27,13 +27,13 @@ const (
 	DefaultLivenessInterval  = 10 * time.Second
 	DefaultLivenessTimeout   = 5 * time.Second
 	DefaultLivenessThreshold = 3
-	DefaultStartGrace   = time.Second
-	DefaultLogMaxSize   = 100 << 20
-	DefaultLogMaxFiles  = 5
-	DefaultRestartDelay = time.Second
-	DefaultRestartLimit = 5
-	DefaultSSHParallel  = 10
-	DefaultSSHTimeout   = 10 * time.Second
+	DefaultStartGrace        = time.Second
+	DefaultLogMaxSize        = 100 << 20
+	DefaultLogMaxFiles       = 5
+	DefaultRestartDelay      = time.Second
+	DefaultRestartLimit      = 5
+	DefaultSSHParallel       = 10
+	DefaultSSHTimeout        = 10 * time.Second
 )
 
 // EnvVar names the variable that points daemonctl at its config file.
