@@ -34,6 +34,15 @@ func newInitCmd(f *Factory) *cobra.Command {
 				return fmt.Errorf("init: %w", err)
 			}
 			fmt.Fprintln(f.IO.Out, path)
+			f.ConfigPath = path
+			m, err := f.Manager()
+			if err != nil {
+				return err
+			}
+			for _, u := range m.Unmanaged() {
+				fmt.Fprintf(f.IO.Out, "%s is running (pid %d), started by another tool; take it over with: daemonctl -c %s adopt %s --pid %d\n",
+					u.Service, u.PID, path, u.Service, u.PID)
+			}
 			return nil
 		},
 	}

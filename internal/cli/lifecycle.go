@@ -64,7 +64,10 @@ func newStartCmd(f *Factory) *cobra.Command {
 }
 
 func newStopCmd(f *Factory) *cobra.Command {
-	var timeout time.Duration
+	var (
+		timeout time.Duration
+		adopt   bool
+	)
 	cmd := &cobra.Command{
 		Use:   "stop [SERVICE...]",
 		Short: "Stop services: signal the whole process tree, return when it is gone",
@@ -72,10 +75,11 @@ func newStopCmd(f *Factory) *cobra.Command {
   daemonctl stop worker-server --timeout 10s`,
 		ValidArgsFunction: completeServices(f),
 		RunE: actOnServices(f, func(m *lifecycle.Manager, ctx context.Context, names []string) error {
-			return m.Stop(ctx, names, lifecycle.StopOptions{Timeout: timeout})
+			return m.Stop(ctx, names, lifecycle.StopOptions{Timeout: timeout, Adopt: adopt})
 		}),
 	}
 	cmd.Flags().DurationVar(&timeout, "timeout", 0, "grace period before SIGKILL (default: each service's stop_timeout)")
+	cmd.Flags().BoolVar(&adopt, "adopt", false, "also stop servers another tool started (taking them over first)")
 	return cmd
 }
 
@@ -92,5 +96,32 @@ func newRestartCmd(f *Factory) *cobra.Command {
 		}),
 	}
 	cmd.Flags().BoolVar(&rolling, "rolling", false, "restart one service at a time, each ready before the next")
+	return cmd
+}
+
+func newAdoptCmd(f *Factory) *cobra.Command {
+	var opts lifecycle.AdoptOptions
+	cmd := &cobra.Command{
+		Use:   "adopt SERVICE [--pid PID | --from-pidfile]",
+		Short: "Take over a server another tool started (dolphinscheduler-daemon.sh), after checking it is that service",
+		Example: `  daemonctl status master-server          # unmanaged (pid 4242): started by another tool
+  daemonctl adopt master-server --from-pidfile
+  daemonctl restart master-server          # now run by daemonctl, output captured`,
+		Args:              cobra.ExactArgs(1),
+		ValidArgsFunction: completeServices(f),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if opts.PID != 0 && opts.FromPidfile {
+				return &ExitError{Code: ExitUsage, Err: errors.New("adopt: --pid and --from-pidfile exclude each other")}
+			}
+			m, err := f.Manager()
+			if err != nil {
+				return err
+			}
+			return reportFailures(f.IO.Err, m.Adopt(cmd.Context(), args[0], opts))
+		},
+	}
+	cmd.Flags().IntVar(&opts.PID, "pid", 0, "the server's process (default: the one status finds)")
+	cmd.Flags().BoolVar(&opts.FromPidfile, "from-pidfile", false, "the process the service's pid file names")
+	cmd.Flags().BoolVar(&opts.Force, "force", false, "adopt it even if its command line does not show the service's script")
 	return cmd
 }

@@ -160,6 +160,7 @@ func NewRoot(f *Factory) *cobra.Command {
 		newStopCmd(f),
 		newRestartCmd(f),
 		newUpdateCmd(f),
+		newAdoptCmd(f),
 		newVersionCmd(),
 		newStatusCmd(f),
 		newLogsCmd(f),

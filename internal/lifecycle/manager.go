@@ -37,6 +37,7 @@ type Manager struct {
 	lost     bool // run_dir names no config: never used, or deleted
 
 	inherit func() (inherit.Attrs, error)
+	scan    foreignScan // of the processes other tools started
 }
 
 // SupervisorCommand says how to run the supervisor of the config's
@@ -111,11 +112,13 @@ func (m *Manager) runDirLost() bool {
 // the run_dir was lost, the instance its record would have named.
 func (m *Manager) observe(s *config.Service) state.Observation {
 	o := m.store.Observe(s.Name, s.PidFile)
-	if o.Record != nil || o.RecordErr != nil || !m.runDirLost() {
-		return o
+	if o.Record == nil && o.RecordErr == nil && m.runDirLost() {
+		if rec, n := m.store.Recover(s.Name, s.PidFile, s.LogFile); rec != nil {
+			return state.Observation{Record: rec, LeaderAlive: true, Recovered: n, PidFilePID: o.PidFilePID, PidErr: o.PidErr}
+		}
 	}
-	if rec, n := m.store.Recover(s.Name, s.PidFile, s.LogFile); rec != nil {
-		return state.Observation{Record: rec, LeaderAlive: true, Recovered: n, PidFilePID: o.PidFilePID, PidErr: o.PidErr}
+	if o.RecordErr == nil {
+		o.Foreign = m.findForeign(s, o)
 	}
 	return o
 }

@@ -107,6 +107,9 @@ func (m *Manager) startOne(ctx context.Context, s *config.Service) error {
 	case o.RecordErr != nil:
 		l.Release()
 		return &ServiceError{Service: s.Name, Err: unreadableRecord(o.RecordErr)}
+	case o.Foreign != nil:
+		l.Release()
+		return &ServiceError{Service: s.Name, Err: foreignError(o.Foreign, "not starting a second copy")}
 	case o.Running() && o.Record.Phase == state.PhaseStopping:
 		// We hold the lock a stop holds throughout, so that stop died
 		// half-way: finish it, then start afresh.

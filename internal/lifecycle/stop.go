@@ -19,6 +19,9 @@ import (
 type StopOptions struct {
 	// Timeout overrides each service's stop_timeout when non-zero.
 	Timeout time.Duration
+	// Adopt takes over a server another tool started (Adopt) to stop it;
+	// without it such a server is left running, and the stop fails.
+	Adopt bool
 }
 
 // Stop stops the named services (all when none is named), each only after
@@ -61,6 +64,16 @@ func (m *Manager) stopLocked(ctx context.Context, s *config.Service, o state.Obs
 		return &ServiceError{Service: s.Name, Err: unreadableRecord(o.RecordErr)}
 	}
 	st := o.Record
+	if o.Foreign != nil && !opts.Adopt {
+		return &ServiceError{Service: s.Name, Err: foreignError(o.Foreign, "not stopping it (stop --adopt takes it over, then stops it)")}
+	}
+	if o.Foreign != nil {
+		adopted, err := m.adoptLocked(ctx, s, o, o.Foreign.Identity)
+		if err != nil {
+			return &ServiceError{Service: s.Name, Err: err}
+		}
+		st, o.Record = adopted, adopted
+	}
 	if st == nil || st.Phase == state.PhaseStopped {
 		return m.clearStale(s, o)
 	}
@@ -117,6 +130,12 @@ func (m *Manager) clearStale(s *config.Service, o state.Observation) error {
 	ownPID := 0
 	if o.Record != nil {
 		ownPID = o.Record.Leader.PID
+	}
+	if o.PidFilePID != 0 && o.PidFilePID != ownPID && liveProcess(o.PidFilePID) {
+		// Whoever wrote it, a pid file naming a live process is never
+		// removed: it may be the only way to find that process.
+		m.printf("%s is not running (its pid file names pid %d, which runs something else: left alone)", s.Name, o.PidFilePID)
+		return nil
 	}
 	if (o.PidFilePID != 0 && o.PidFilePID != ownPID) || o.PidErr != nil {
 		if err := os.Remove(s.PidFile); err != nil && !os.IsNotExist(err) {

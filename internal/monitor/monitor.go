@@ -166,6 +166,7 @@ type run struct {
 	// fingerprint identifies the config it was launched from.
 	fingerprint string
 	offset      int64 // the log's size at its launch
+	adopted     bool  // another tool started it (state.Adopt)
 	// endedBecause says why the monitor ended it (its liveness probe
 	// failed): the exit counts as a failure.
 	endedBecause string
@@ -513,7 +514,7 @@ func (m *monitor) watch(ctx context.Context, r *run) (proc.ExitStatus, bool) {
 // with it.
 func (m *monitor) endTree(ctx context.Context, r *run) {
 	s := m.Service
-	(proc.Tree{Leader: r.leader, Token: r.token}).Stop(context.WithoutCancel(ctx), unix.Signal(s.StopSignal), s.StopTimeout.Std(), proc.KillWait)
+	(proc.Tree{Leader: r.leader, Token: r.token, Descendants: r.adopted}).Stop(context.WithoutCancel(ctx), unix.Signal(s.StopSignal), s.StopTimeout.Std(), proc.KillWait)
 }
 
 func (m *monitor) restarts() int {

@@ -2,9 +2,12 @@ package proc
 
 import (
 	"bytes"
+	"cmp"
 	"fmt"
 	"os"
+	"slices"
 	"strconv"
+	"strings"
 	"sync"
 )
 
@@ -156,4 +159,59 @@ func hasAll(env []byte, marks []string) bool {
 		}
 	}
 	return true
+}
+
+// Cmdline returns the arguments process pid runs with.
+func Cmdline(pid int) ([]string, error) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/cmdline")
+	if err != nil {
+		return nil, err
+	}
+	return strings.Split(strings.TrimRight(string(b), "\x00"), "\x00"), nil
+}
+
+// ArgIndex indexes the live processes of one scan of /proc by their
+// arguments, to find the processes that run a given script.
+type ArgIndex struct {
+	byArg map[string][]Info
+}
+
+// IndexArgs scans /proc once for ArgIndex.
+func IndexArgs() (*ArgIndex, error) {
+	table, err := scans.fresh()
+	if err != nil {
+		return nil, err
+	}
+	ix := &ArgIndex{byArg: map[string][]Info{}}
+	for _, e := range table {
+		args, err := Cmdline(e.PID)
+		if err != nil {
+			continue
+		}
+		for _, a := range slices.Compact(slices.Sorted(slices.Values(args))) {
+			if strings.HasPrefix(a, "/") {
+				ix.byArg[a] = append(ix.byArg[a], e.Info)
+			}
+		}
+	}
+	return ix, nil
+}
+
+// Find returns the processes one of whose arguments is the absolute path
+// arg, oldest first, leaving out those whose parent runs it too: the
+// roots of the trees that run it.
+func (ix *ArgIndex) Find(arg string) []Identity {
+	found := ix.byArg[arg]
+	pids := map[int]bool{}
+	for _, in := range found {
+		pids[in.PID] = true
+	}
+	var out []Identity
+	for _, in := range found {
+		if !pids[in.PPID] {
+			out = append(out, in.Identity)
+		}
+	}
+	slices.SortFunc(out, func(a, b Identity) int { return cmp.Compare(a.StartTicks, b.StartTicks) })
+	return out
 }

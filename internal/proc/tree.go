@@ -31,6 +31,10 @@ func NewToken() string {
 type Tree struct {
 	Leader Identity
 	Token  string
+	// Descendants counts the leader and every process descended from it
+	// (by parent pid) too: for a server another tool started, whose
+	// processes carry no token and whose process group is not its own.
+	Descendants bool
 }
 
 // Members returns the live processes of the tree. A process is only ever
@@ -42,17 +46,42 @@ func (t Tree) Members() ([]Identity, error) {
 		return nil, err
 	}
 	leaderAlive := t.Leader.Alive()
+	var descends func(e *entry) bool
+	if t.Descendants {
+		descends = descendsFrom(table, t.Leader)
+	}
 	var out []Identity
 	for _, e := range table {
 		if e.StartTicks < t.Leader.StartTicks || e.BootID != t.Leader.BootID {
 			continue
 		}
 		inGroup := leaderAlive && e.PGID == t.Leader.PID
-		if inGroup || (t.Token != "" && e.instanceToken() == t.Token) {
+		if inGroup || (t.Token != "" && e.instanceToken() == t.Token) || (descends != nil && descends(e)) {
 			out = append(out, e.Identity)
 		}
 	}
 	return out, nil
+}
+
+// descendsFrom returns a test of whether a process of table is leader or
+// one of its descendants.
+func descendsFrom(table []*entry, leader Identity) func(*entry) bool {
+	byPID := make(map[int]*entry, len(table))
+	for _, e := range table {
+		byPID[e.PID] = e
+	}
+	return func(e *entry) bool {
+		for depth := 0; e != nil && depth < 64; depth++ {
+			if e.Identity == leader {
+				return true
+			}
+			if e.StartTicks < leader.StartTicks {
+				return false // older than the leader: not below it
+			}
+			e = byPID[e.PPID]
+		}
+		return false
+	}
 }
 
 // StopResult says how a tree ended.

@@ -24,6 +24,8 @@ const (
 	// Unhealthy: it runs, but its liveness probe fails, and its restart
 	// policy (never) leaves it be.
 	Unhealthy Reported = "unhealthy"
+	// Unmanaged: it runs, started by another tool, not by daemonctl.
+	Unmanaged Reported = "unmanaged"
 	Unknown   Reported = "unknown" // its state cannot be read
 )
 
@@ -45,6 +47,18 @@ type Observation struct {
 	// Recovered counts the instances found in /proc (Store.Recover)
 	// because the record was gone; Record is the first one's.
 	Recovered int
+	// Foreign is a live server that plausibly is this service but that
+	// daemonctl did not start (dolphinscheduler-daemon.sh did), when no
+	// instance of daemonctl's runs.
+	Foreign *Foreign
+}
+
+// Foreign is a process another tool started that runs the service's
+// command: the root of its tree, and its command line.
+type Foreign struct {
+	proc.Identity
+	Service string
+	Command string
 }
 
 // Observe looks at service name, whose pid file is pidFile.
@@ -146,8 +160,13 @@ func (o Observation) classify() (Reported, string) {
 			return Running, "its record in run_dir was lost; found again by its environment, and start or stop takes it back"
 		case r.Unhealthy != "":
 			return Unhealthy, r.Unhealthy
+		case r.Adopted && r.LogError == "":
+			return Running, "adopted from another tool: its output goes where that tool sent it, not through daemonctl"
 		}
 		return Running, r.LogError
+	case o.Foreign != nil:
+		return Unmanaged, fmt.Sprintf("started by another tool, not by daemonctl (pid %d: %s); `daemonctl adopt %s --pid %d` takes it over",
+			o.Foreign.PID, o.Foreign.Command, o.Foreign.Service, o.Foreign.PID)
 	case r != nil && r.Phase == PhaseStopping && o.StopInterrupted:
 		return Stopped, "its stop was interrupted after it ended; the next stop or start tidies up"
 	case r != nil && r.Phase == PhaseStopping:
@@ -239,6 +258,11 @@ func (o Observation) Status(name, pidFile, logFile string) Status {
 			st.PID, st.StartedAt, st.UptimeSeconds = &pid, &started, &up
 			st.Ready = r.Phase == PhaseRunning
 		}
+	}
+	if f := o.Foreign; f != nil && !o.Running() {
+		pid, started := f.PID, f.StartTime()
+		up := time.Since(started).Seconds()
+		st.PID, st.StartedAt, st.UptimeSeconds = &pid, &started, &up
 	}
 	if st.PID == nil && state == Dead && o.PidFilePID != 0 {
 		pid := o.PidFilePID

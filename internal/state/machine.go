@@ -31,6 +31,7 @@ const (
 	Launching        Event = "launching"         // monitor: the next instance's token is reserved
 	Launched         Event = "launched"          // monitor: an instance runs
 	TookOver         Event = "took over"         // start or a new supervisor: a monitor replaces a dead one
+	AdoptedEvent     Event = "adopted"           // adopt: a server another tool started is taken over
 	BecameReady      Event = "became ready"      // monitor: readiness seen
 	Exited           Event = "exited"            // monitor: the instance's leader exited
 	RestartScheduled Event = "restart scheduled" // monitor: the restart policy will launch it again
@@ -42,7 +43,7 @@ const (
 // machine is the state machine: machine[phase][event] is the phase the
 // event leads to. An event missing from a phase's row is refused.
 var machine = map[Phase]map[Event]Phase{
-	"": {StartRequested: PhaseStarting, StopRequested: PhaseStopping},
+	"": {StartRequested: PhaseStarting, StopRequested: PhaseStopping, AdoptedEvent: PhaseRunning},
 	PhaseStarting: {
 		StartRequested: PhaseStarting, Launching: PhaseStarting, Launched: PhaseStarting, TookOver: PhaseStarting,
 		BecameReady: PhaseRunning, Exited: PhaseStarting, RestartScheduled: PhaseStarting,
@@ -53,8 +54,8 @@ var machine = map[Phase]map[Event]Phase{
 		Exited: PhaseRunning, RestartScheduled: PhaseRunning, GaveUp: PhaseFailed, StopRequested: PhaseStopping,
 	},
 	PhaseStopping: {StartRequested: PhaseStarting, Exited: PhaseStopping, StopRequested: PhaseStopping, StopDone: PhaseStopped},
-	PhaseStopped:  {StartRequested: PhaseStarting, Exited: PhaseStopped, StopRequested: PhaseStopping},
-	PhaseFailed:   {StartRequested: PhaseStarting, StopRequested: PhaseStopping},
+	PhaseStopped:  {StartRequested: PhaseStarting, Exited: PhaseStopped, StopRequested: PhaseStopping, AdoptedEvent: PhaseRunning},
+	PhaseFailed:   {StartRequested: PhaseStarting, StopRequested: PhaseStopping, AdoptedEvent: PhaseRunning},
 }
 
 // apply moves the record along event, or refuses an event its phase does
@@ -126,6 +127,23 @@ func (r *Record) Launch(in Instance) error {
 	r.Fingerprint, r.StopSignal, r.StopTimeout = in.Fingerprint, in.StopSignal, in.StopTimeout
 	r.Unhealthy = ""
 	return r.apply(Launched)
+}
+
+// Adopt returns the record of a server another tool started, taken over
+// as it runs (Adopted): it has no token, so its tree is its leader and
+// the leader's descendants, and its output is not daemonctl's to capture.
+// prev, the record before it if any, passes on what it knew of past exits.
+func Adopt(prev *Record, service string, in Instance) (*Record, error) {
+	r := &Record{Service: service, Adopted: true}
+	if prev != nil {
+		r.Phase, r.LastExit, r.LastCrash, r.Restarts = prev.Phase, prev.LastExit, prev.LastCrash, prev.Restarts
+	}
+	r.Leader, r.StartedAt, r.LogOffset = in.Leader, in.Leader.StartTime(), in.LogOffset
+	r.PidFile, r.LogFile = in.PidFile, in.LogFile
+	r.Fingerprint, r.StopSignal, r.StopTimeout = in.Fingerprint, in.StopSignal, in.StopTimeout
+	now := now()
+	r.ReadyAt = &now
+	return r, r.apply(AdoptedEvent)
 }
 
 // TakeOver records a new supervisor and claim for a running instance

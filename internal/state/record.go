@@ -55,6 +55,10 @@ type Record struct {
 	LogError string `json:"log_error,omitempty"`
 	// GaveUpBecause says why the start or the restart policy gave up.
 	GaveUpBecause string `json:"gave_up_because,omitempty"`
+	// Adopted marks a server another tool started that was taken over
+	// (Adopt): its tree is its leader's descendants, its output is not
+	// captured.
+	Adopted bool `json:"adopted,omitempty"`
 	// Unhealthy says why the liveness probe fails, while it does, for a
 	// service its restart policy does not restart.
 	Unhealthy string `json:"unhealthy,omitempty"`
@@ -91,7 +95,9 @@ func (r *Record) StopRequested() bool {
 }
 
 // Tree returns the process tree of the instance.
-func (r *Record) Tree() proc.Tree { return proc.Tree{Leader: r.Leader, Token: r.Token} }
+func (r *Record) Tree() proc.Tree {
+	return proc.Tree{Leader: r.Leader, Token: r.Token, Descendants: r.Adopted}
+}
 
 // SupervisorAlive reports whether the supervisor recorded for the
 // instance still runs.

@@ -1,0 +1,110 @@
+package lifecycle
+
+import (
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/daemonctl/daemonctl/internal/config"
+	"github.com/daemonctl/daemonctl/internal/proc"
+	"github.com/daemonctl/daemonctl/internal/state"
+)
+
+// interpreters run the script named by their first argument: `bash
+// start.sh` runs start.sh.
+var interpreters = []string{"sh", "bash", "dash", "python", "python3", "perl", "ruby"}
+
+// scriptPath is the absolute path that identifies service s's command on
+// a process's command line, as another tool would have run it: the
+// command itself when it is a path (bin/start.sh), or the script an
+// interpreter runs (bash bin/start.sh). A command found through PATH
+// (testserver, java) identifies nothing: other services may run it too.
+func scriptPath(s *config.Service) string {
+	argv := s.Command.Argv
+	if s.Command.Shell {
+		argv = strings.Fields(strings.TrimPrefix(strings.TrimSpace(argv[2]), "exec "))
+	}
+	if len(argv) > 1 && slices.Contains(interpreters, filepath.Base(argv[0])) {
+		argv = argv[1:]
+	}
+	if len(argv) == 0 || !strings.Contains(argv[0], "/") {
+		return ""
+	}
+	p := argv[0]
+	if !filepath.IsAbs(p) {
+		p = filepath.Join(s.Dir, p)
+	}
+	if real, err := filepath.EvalSymlinks(p); err == nil {
+		p = real
+	}
+	return filepath.Clean(p)
+}
+
+// foreignScan is one scan of /proc's command lines, shared by every
+// service a command looks at.
+type foreignScan struct {
+	once sync.Once
+	ix   *proc.ArgIndex
+}
+
+// findForeign returns the server another tool started that plausibly is
+// service s, when no instance of daemonctl's runs: the process its pid
+// file names if that runs s's script, else the oldest process tree that
+// runs it. Nil when s's command identifies nothing (scriptPath).
+func (m *Manager) findForeign(s *config.Service, o state.Observation) *state.Foreign {
+	if o.Running() || o.Launching() || o.Restarting() || o.Orphans > 0 {
+		return nil
+	}
+	script := scriptPath(s)
+	if script == "" {
+		return nil
+	}
+	if o.PidFilePID != 0 {
+		if info, err := proc.Inspect(o.PidFilePID); err == nil && !info.Zombie && runs(info.PID, script) {
+			return foreign(s, info.Identity)
+		}
+	}
+	m.scan.once.Do(func() { m.scan.ix, _ = proc.IndexArgs() })
+	if m.scan.ix == nil {
+		return nil
+	}
+	for _, id := range m.scan.ix.Find(script) {
+		if id.Alive() {
+			return foreign(s, id)
+		}
+	}
+	return nil
+}
+
+// runs reports whether process pid has script among its arguments.
+func runs(pid int, script string) bool {
+	args, err := proc.Cmdline(pid)
+	if err != nil {
+		return false
+	}
+	for _, a := range args {
+		if a == script || (filepath.IsAbs(a) && evalSymlinks(a) == script) {
+			return true
+		}
+	}
+	return false
+}
+
+func evalSymlinks(p string) string {
+	if real, err := filepath.EvalSymlinks(p); err == nil {
+		return real
+	}
+	return p
+}
+
+func foreign(s *config.Service, id proc.Identity) *state.Foreign {
+	cmd := "?"
+	if args, err := proc.Cmdline(id.PID); err == nil {
+		cmd = strings.Join(args, " ")
+		if len(cmd) > 120 {
+			cmd = cmd[:120] + "…"
+		}
+	}
+	return &state.Foreign{Identity: id, Service: s.Name, Command: cmd}
+}
