@@ -170,3 +170,25 @@ func TestParseSize(t *testing.T) {
 		}
 	}
 }
+
+func TestLocalPort(t *testing.T) {
+	for _, tt := range []struct {
+		r    Ready
+		want int
+	}{
+		{Ready{TCP: "127.0.0.1:5678"}, 5678},
+		{Ready{TCP: "localhost:2181"}, 2181},
+		{Ready{TCP: "[::1]:80"}, 80},
+		{Ready{TCP: "0.0.0.0:1"}, 1},
+		{Ready{TCP: "10.0.0.5:5678"}, 0},
+		{Ready{HTTP: "http://127.0.0.1:12345/dolphinscheduler"}, 12345},
+		{Ready{HTTP: "http://localhost/health"}, 80},
+		{Ready{HTTP: "https://127.0.0.1/health"}, 443},
+		{Ready{HTTP: "http://ds1:5679/actuator/health"}, 0},
+		{Ready{Log: "started"}, 0},
+	} {
+		if got := tt.r.LocalPort(); got != tt.want {
+			t.Errorf("%+v: LocalPort = %d, want %d", tt.r, got, tt.want)
+		}
+	}
+}

@@ -2,6 +2,8 @@ package config
 
 import (
 	"fmt"
+	"net"
+	"net/url"
 	"regexp"
 	"strconv"
 	"strings"
@@ -144,6 +146,32 @@ type Liveness struct {
 	// Check is the probe as a Ready, which package probe runs; set when
 	// the config is validated.
 	Check *Ready `yaml:"-"`
+}
+
+// LocalPort is the TCP port on this host that a tcp or http probe
+// targets (a loopback or unspecified address, or localhost), 0 for any
+// other probe.
+func (r *Ready) LocalPort() int {
+	hostPort := r.TCP
+	if r.HTTP != "" {
+		u, err := url.Parse(r.HTTP)
+		if err != nil {
+			return 0
+		}
+		hostPort = u.Host
+		if u.Port() == "" {
+			hostPort = net.JoinHostPort(u.Hostname(), map[string]string{"https": "443"}[u.Scheme]+map[string]string{"http": "80"}[u.Scheme])
+		}
+	}
+	host, port, err := net.SplitHostPort(hostPort)
+	if err != nil {
+		return 0
+	}
+	if ip := net.ParseIP(host); host != "localhost" && host != "" && (ip == nil || !(ip.IsLoopback() || ip.IsUnspecified())) {
+		return 0
+	}
+	n, _ := strconv.Atoi(port)
+	return n
 }
 
 // probeKind is one kind of readiness probe as the config spells it: its

@@ -15,6 +15,7 @@ import (
 	"github.com/daemonctl/daemonctl/internal/config"
 	"github.com/daemonctl/daemonctl/internal/crashpoint"
 	"github.com/daemonctl/daemonctl/internal/inherit"
+	"github.com/daemonctl/daemonctl/internal/listen"
 	"github.com/daemonctl/daemonctl/internal/logs"
 	"github.com/daemonctl/daemonctl/internal/monitor"
 	"github.com/daemonctl/daemonctl/internal/pidfile"
@@ -159,6 +160,9 @@ func (m *Manager) launch(ctx context.Context, s *config.Service, o state.Observa
 		return nil, nil, err
 	}
 	if err := checkDir(s.Dir); err != nil {
+		return nil, nil, err
+	}
+	if err := checkPortFree(s); err != nil {
 		return nil, nil, err
 	}
 	if s.User != "" || s.Group != "" {
@@ -403,4 +407,20 @@ func openLog(path string) (*os.File, int64, error) {
 func (m *Manager) startError(s *config.Service, err error) error {
 	tail, _ := logs.Tail(s.LogFile, LogTailLines)
 	return &ServiceError{Service: s.Name, Err: err, LogFile: s.LogFile, LogTail: tail}
+}
+
+// checkPortFree refuses to launch service s while another process
+// listens on the local port its probe targets: the probe would hear that
+// process (an old copy, another install), and the new server could not
+// bind it anyway.
+func checkPortFree(s *config.Service) error {
+	if s.Ready == nil || s.Ready.LocalPort() == 0 {
+		return nil
+	}
+	port := s.Ready.LocalPort()
+	sockets, err := listen.Sockets(port)
+	if err != nil || len(sockets) == 0 {
+		return nil
+	}
+	return fmt.Errorf("port %d is in use by %s, not this service: nothing launched", port, listen.Describe(sockets))
 }

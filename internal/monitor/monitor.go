@@ -30,6 +30,7 @@ import (
 	"github.com/daemonctl/daemonctl/internal/drift"
 	"github.com/daemonctl/daemonctl/internal/envfile"
 	"github.com/daemonctl/daemonctl/internal/inherit"
+	"github.com/daemonctl/daemonctl/internal/listen"
 	"github.com/daemonctl/daemonctl/internal/logs"
 	"github.com/daemonctl/daemonctl/internal/pidfile"
 	"github.com/daemonctl/daemonctl/internal/privilege"
@@ -434,7 +435,31 @@ func (m *monitor) waitReady(ctx context.Context, r *run, offset int64) error {
 		}
 	}
 	p := probe.For(s.Ready, probe.Target{Dir: s.Dir, Env: r.env, LogFile: s.LogFile, LogOffset: offset, Reaper: m.Reaper})
-	return probe.Wait(ctx, p, s.Ready.Timeout.Std(), leaderGone)
+	if err := probe.Wait(ctx, p, s.Ready.Timeout.Std(), leaderGone); err != nil {
+		return err
+	}
+	return m.answeredByOwnTree(r, p)
+}
+
+// answeredByOwnTree checks, for a probe of a local port, that the socket
+// listening there belongs to the service's own process tree: an old copy
+// or another program holding the port would otherwise pass for it.
+func (m *monitor) answeredByOwnTree(r *run, p probe.Probe) error {
+	port := m.Service.Ready.LocalPort()
+	if port == 0 {
+		return nil
+	}
+	sockets, err := listen.Sockets(port)
+	if err != nil || len(sockets) == 0 {
+		return nil // gone already: the exit will tell
+	}
+	members, _ := (proc.Tree{Leader: r.leader, Token: r.token, Descendants: r.adopted}).Members()
+	for _, id := range append(members, r.leader) {
+		if listen.Holds(id.PID, sockets) {
+			return nil
+		}
+	}
+	return fmt.Errorf("not ready: %s was answered by %s, not by this service", p, listen.Describe(sockets))
 }
 
 // watch waits for the service's leader to exit, telling of its readiness
