@@ -12,6 +12,22 @@ import (
 // with a user: its HOME, USER and LOGNAME (not root's), then the shared
 // env_file, the shared env, the service's env_file, the service's env.
 func Resolve(cfg *config.Config, s *config.Service, environ []string) (*Env, error) {
+	env, err := base(s, environ)
+	if err != nil {
+		return nil, err
+	}
+	if err := env.layer(cfg.EnvFile, cfg.Env, "env"); err != nil {
+		return nil, err
+	}
+	if err := env.layer(s.EnvFile, s.Env, "services."+s.Name+".env"); err != nil {
+		return nil, err
+	}
+	return env, nil
+}
+
+// base is what service s's environment starts from: environ, and for a
+// service with a user, its login variables.
+func base(s *config.Service, environ []string) (*Env, error) {
 	env := FromEnviron(environ)
 	if s.User != "" {
 		login, err := privilege.LoginEnv(s.User)
@@ -21,12 +37,6 @@ func Resolve(cfg *config.Config, s *config.Service, environ []string) (*Env, err
 		for _, kv := range login {
 			env.Set(kv[0], kv[1])
 		}
-	}
-	if err := env.layer(cfg.EnvFile, cfg.Env, "env"); err != nil {
-		return nil, err
-	}
-	if err := env.layer(s.EnvFile, s.Env, "services."+s.Name+".env"); err != nil {
-		return nil, err
 	}
 	return env, nil
 }
@@ -47,4 +57,31 @@ func (e *Env) layer(file string, vars config.Vars, where string) error {
 		e.Set(v.Key, value)
 	}
 	return nil
+}
+
+// Overrides are the variables that service s's settings beyond the
+// shared env file set (the shared env, the service's env_file and env),
+// with their resolved values, in order: what a copy of the shared env
+// file must carry after its own content so that a start script that
+// sources it (DolphinScheduler's start.sh) still sees them.
+func Overrides(cfg *config.Config, s *config.Service, environ []string) ([][2]string, error) {
+	full, err := Resolve(cfg, s, environ)
+	if err != nil {
+		return nil, err
+	}
+	shared, err := base(s, environ)
+	if err != nil {
+		return nil, err
+	}
+	if err := shared.layer(cfg.EnvFile, nil, "env"); err != nil {
+		return nil, err
+	}
+	var out [][2]string
+	for _, k := range full.Keys() {
+		v, _ := full.Get(k)
+		if was, ok := shared.Get(k); !ok || was != v {
+			out = append(out, [2]string{k, v})
+		}
+	}
+	return out, nil
 }
