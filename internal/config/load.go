@@ -134,8 +134,9 @@ func (c *Config) applyDefaults() {
 		s.Dir = c.abs(orDefault(s.Dir, "."))
 		s.EnvFile = c.abs(s.EnvFile)
 		s.EnvCopyTo = c.abs(s.EnvCopyTo)
-		s.PidFile = c.abs(orDefault(s.PidFile, filepath.Join(c.RunDir, name+".pid")))
-		s.LogFile = c.abs(orDefault(s.LogFile, filepath.Join(c.LogDir, name+".out")))
+		s.PidFile = c.abs(withHostname(orDefault(s.PidFile, filepath.Join(c.RunDir, name+".pid"))))
+		s.LogFile = c.abs(withHostname(orDefault(s.LogFile, filepath.Join(c.LogDir, name+".out"))))
+		setDefault(&s.StartWithAll, true)
 		if s.StopSignal == 0 {
 			s.StopSignal = Signal(15)
 		}
@@ -357,4 +358,21 @@ func (v *validator) checkReady(at []string, r *Ready) {
 	if r.HTTP != "" && !strings.HasPrefix(r.HTTP, "http://") && !strings.HasPrefix(r.HTTP, "https://") {
 		v.fail(append(at, "http"), "want an http:// or https:// URL, got %q", r.HTTP)
 	}
+}
+
+// HostnameVar in a pid_file or log_file path is replaced by this host's
+// name when the config is loaded, so that one config copied to every
+// host names each host's own files (DolphinScheduler's logs are
+// <server>-$(hostname).out).
+const HostnameVar = "${HOSTNAME}"
+
+func withHostname(path string) string {
+	if !strings.Contains(path, HostnameVar) {
+		return path
+	}
+	host, err := os.Hostname()
+	if err != nil {
+		host = "localhost"
+	}
+	return strings.ReplaceAll(path, HostnameVar, host)
 }

@@ -48,6 +48,15 @@ type Service struct {
 	DependsOn   []string      `yaml:"depends_on"`
 	Ready       *Ready        `yaml:"ready"`
 	Liveness    *Liveness     `yaml:"liveness"`
+	// Shared marks infrastructure other services need (a ZooKeeper):
+	// commands on all services leave it running (only naming it stops or
+	// restarts it), and one that another process already provides (its
+	// port held by that process, its probe passing) is used, not started.
+	Shared bool `yaml:"shared"`
+	// StartWithAll false leaves the service out of a start of all
+	// services (a standalone server beside the cluster's); naming it, or
+	// a named service depending on it, starts it.
+	StartWithAll *bool `yaml:"start_with_all"`
 	Restart     RestartPolicy `yaml:"restart"`
 	// RestartDelay is the first restart backoff; it doubles up to a minute.
 	RestartDelay *Duration `yaml:"restart_delay"` // 0: restart at once

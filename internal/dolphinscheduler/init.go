@@ -21,19 +21,32 @@ import (
 	"github.com/daemonctl/daemonctl/internal/envfile"
 )
 
-// Server is one DolphinScheduler server type and where its health shows.
+// Server is one DolphinScheduler server type and where its health shows:
+// Spring Boot's /actuator/health under the server's context path, on its
+// port (both as its conf/application.yaml says, else upstream's defaults).
 type Server struct {
-	Name       string
-	HealthPort int
-	HealthPath string
+	Name        string
+	HealthPort  int
+	ContextPath string
+	// Standalone is the all-in-one server: it needs no registry, and it
+	// is not started with the cluster's servers.
+	Standalone bool
+	// JVMArgs are the flags of its bin/jvm_args_env.sh.
+	JVMArgs []string
+}
+
+// HealthPath is the server's health endpoint.
+func (s Server) HealthPath() string {
+	return strings.TrimSuffix(s.ContextPath, "/") + "/actuator/health"
 }
 
 // Servers are the server types daemonctl knows, in start order.
 var Servers = []Server{
-	{"master-server", 5679, "/actuator/health"},
-	{"worker-server", 1235, "/actuator/health"},
-	{"alert-server", 50053, "/actuator/health"},
-	{"api-server", 12345, "/dolphinscheduler/actuator/health"},
+	{Name: "master-server", HealthPort: 5679},
+	{Name: "worker-server", HealthPort: 1235},
+	{Name: "alert-server", HealthPort: 50053},
+	{Name: "api-server", HealthPort: 12345, ContextPath: "/dolphinscheduler/"},
+	{Name: "standalone-server", HealthPort: 12345, ContextPath: "/dolphinscheduler/", Standalone: true},
 }
 
 // EnvFile is the shared env file, relative to DOLPHINSCHEDULER_HOME.
@@ -67,7 +80,8 @@ func Inspect(home, hostname string) (*Install, error) {
 	in := &Install{Home: home, Hostname: hostname}
 	for _, s := range Servers {
 		if _, err := os.Stat(filepath.Join(home, s.Name, "bin", "start.sh")); err == nil {
-			s.HealthPort = serverPort(filepath.Join(home, s.Name, "conf", "application.yaml"), s.HealthPort)
+			s.HealthPort, s.ContextPath = serverAddress(filepath.Join(home, s.Name, "conf", "application.yaml"), s.HealthPort, s.ContextPath)
+			s.JVMArgs = jvmArgs(filepath.Join(home, s.Name, "bin", "jvm_args_env.sh"))
 			in.Servers = append(in.Servers, s)
 		}
 	}
@@ -97,21 +111,47 @@ func serverNames() string {
 	return strings.Join(names, ", ")
 }
 
-// serverPort reads server.port from a Spring application.yaml, or returns def.
-func serverPort(path string, def int) int {
+// serverAddress reads server.port and server.servlet.context-path from a
+// Spring application.yaml; what it does not say keeps port and context.
+func serverAddress(path string, port int, context string) (int, string) {
 	b, err := os.ReadFile(path)
 	if err != nil {
-		return def
+		return port, context
 	}
 	var app struct {
 		Server struct {
-			Port int `yaml:"port"`
+			Port    int `yaml:"port"`
+			Servlet struct {
+				ContextPath *string `yaml:"context-path"`
+			} `yaml:"servlet"`
 		} `yaml:"server"`
 	}
-	if yaml.Unmarshal(b, &app) != nil || app.Server.Port == 0 {
-		return def
+	if yaml.Unmarshal(b, &app) != nil {
+		return port, context
 	}
-	return app.Server.Port
+	if app.Server.Port != 0 {
+		port = app.Server.Port
+	}
+	if c := app.Server.Servlet.ContextPath; c != nil {
+		context = *c
+	}
+	return port, context
+}
+
+// jvmArgs reads the JVM flags of a server's bin/jvm_args_env.sh as
+// upstream's start.sh does: every line that starts with "-", as is.
+func jvmArgs(path string) []string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil
+	}
+	var out []string
+	for line := range strings.Lines(string(b)) {
+		if line = strings.TrimSpace(line); strings.HasPrefix(line, "-") {
+			out = append(out, line)
+		}
+	}
+	return out
 }
 
 func (in *Install) findRegistry(env *envfile.Env) {

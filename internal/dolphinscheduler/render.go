@@ -52,8 +52,12 @@ func (in *Install) Render() string {
 	if in.ZkServer != "" {
 		w("  registry:")
 		w("    command: [%s, start-foreground]", quote(in.ZkServer))
-		w("    log_file: logs/registry-%s.out", in.Hostname)
+		w("    log_file: logs/registry-${HOSTNAME}.out")
 		w("    stop_timeout: 30s")
+		w("    # ZooKeeper is shared: a stop or restart of all services leaves it")
+		w("    # running (name it to stop it), and one already serving its port is")
+		w("    # used rather than started twice.")
+		w("    shared: true")
 		w("    ready:")
 		w("      tcp: 127.0.0.1:%d", in.ZkPort)
 		w("      timeout: 60s")
@@ -66,14 +70,23 @@ func (in *Install) Render() string {
 			w("    env_copy_to: %s/conf/dolphinscheduler_env.sh", s.Name)
 		}
 		w("    pid_file: %s/pid", s.Name)
-		w("    log_file: %s/logs/%s-%s.out", s.Name, s.Name, in.Hostname)
+		w("    log_file: %s/logs/%s-${HOSTNAME}.out", s.Name, s.Name)
 		w("    stop_timeout: 30s")
-		if in.ZkServer != "" {
+		if s.Standalone {
+			w("    start_with_all: false  # the all-in-one server: start it by name, not with the cluster's")
+		} else if in.ZkServer != "" {
 			w("    depends_on: [registry]")
 		}
 		w("    ready:")
-		w("      http: http://127.0.0.1:%d%s", s.HealthPort, s.HealthPath)
+		w("      http: http://127.0.0.1:%d%s", s.HealthPort, s.HealthPath())
 		w("      timeout: 180s")
+		if len(s.JVMArgs) > 0 {
+			w("    # upstream's start.sh runs the JVM with JAVA_OPTS *instead of*")
+			w("    # bin/jvm_args_env.sh's flags when JAVA_OPTS is set. To add flags, keep")
+			w("    # these (they are that file's) and append yours: a later flag wins.")
+			w("    # env:")
+			w("    #   JAVA_OPTS: %s", quote("-server "+strings.Join(s.JVMArgs, " ")+" -Xmx1g"))
+		}
 	}
 	if len(in.Hosts) > 0 {
 		w("hosts:  # from %s", InstallEnvFile)

@@ -73,7 +73,7 @@ func (m *Manager) isRemoved(s *config.Service) bool { return m.cfg.Services[s.Na
 // status and stop).
 func (m *Manager) selectAll(names []string) ([]*config.Service, error) {
 	if len(names) == 0 {
-		return append(slices.Clone(m.services()), m.removed()...), nil
+		return append(m.leaveShared(m.services()), m.removed()...), nil
 	}
 	var out []*config.Service
 	for _, n := range names {
@@ -99,6 +99,26 @@ func (m *Manager) selectConfigured(names []string) ([]*config.Service, error) {
 		return nil, &RemovedError{Name: unknown.Name}
 	}
 	return services, err
+}
+
+// leaveShared drops shared services (config.Service.Shared) from a
+// command on all services, saying so for those that run: only naming
+// them stops or restarts them.
+func (m *Manager) leaveShared(services []*config.Service) []*config.Service {
+	return slices.DeleteFunc(services, func(s *config.Service) bool {
+		if s.Shared && m.observe(s).Running() {
+			m.printf("%s left running: it is shared (name it to stop or restart it)", s.Name)
+		}
+		return s.Shared
+	})
+}
+
+func serviceNames(services []*config.Service) []string {
+	out := make([]string, len(services))
+	for i, s := range services {
+		out[i] = s.Name
+	}
+	return out
 }
 
 func (m *Manager) services() []*config.Service {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -20,6 +21,7 @@ import (
 	"github.com/daemonctl/daemonctl/internal/monitor"
 	"github.com/daemonctl/daemonctl/internal/pidfile"
 	"github.com/daemonctl/daemonctl/internal/privilege"
+	"github.com/daemonctl/daemonctl/internal/probe"
 	"github.com/daemonctl/daemonctl/internal/proc"
 	"github.com/daemonctl/daemonctl/internal/safepath"
 	"github.com/daemonctl/daemonctl/internal/state"
@@ -37,6 +39,9 @@ func (m *Manager) Start(ctx context.Context, names []string) error {
 	services, err := m.selectConfigured(names)
 	if err != nil {
 		return err
+	}
+	if len(names) == 0 {
+		services = slices.DeleteFunc(services, func(s *config.Service) bool { return !*s.StartWithAll })
 	}
 	return m.startSet(ctx, m.cfg.WithDependencies(services))
 }
@@ -108,7 +113,7 @@ func (m *Manager) startOne(ctx context.Context, s *config.Service) error {
 	case o.RecordErr != nil:
 		l.Release()
 		return &ServiceError{Service: s.Name, Err: unreadableRecord(o.RecordErr)}
-	case o.Foreign != nil:
+	case o.Foreign != nil && !s.Shared:
 		l.Release()
 		return &ServiceError{Service: s.Name, Err: foreignError(o.Foreign, "not starting a second copy")}
 	case o.Running() && o.Record.Phase == state.PhaseStopping:
@@ -144,6 +149,11 @@ func (m *Manager) startOne(ctx context.Context, s *config.Service) error {
 		}
 		l.Release()
 		return m.awaitExisting(ctx, s)
+	}
+	if who, ok := providedExternally(ctx, s); ok {
+		l.Release()
+		m.printf("%s is provided externally (%s listens on its port and answers its probe): not started", s.Name, who)
+		return nil
 	}
 	req, st, err := m.launch(ctx, s, o)
 	l.Release()
@@ -423,4 +433,24 @@ func checkPortFree(s *config.Service) error {
 		return nil
 	}
 	return fmt.Errorf("port %d is in use by %s, not this service: nothing launched", port, listen.Describe(sockets))
+}
+
+// providedExternally reports whether shared service s is already served
+// by a process daemonctl did not start (a ZooKeeper installed apart, or
+// another install's): something listens on its probe's local port and
+// the probe passes. Dependents then use that one.
+func providedExternally(ctx context.Context, s *config.Service) (string, bool) {
+	if !s.Shared || s.Ready == nil || s.Ready.LocalPort() == 0 {
+		return "", false
+	}
+	sockets, err := listen.Sockets(s.Ready.LocalPort())
+	if err != nil || len(sockets) == 0 {
+		return "", false
+	}
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if probe.For(s.Ready, probe.Target{Dir: s.Dir, LogFile: s.LogFile}).Check(ctx) != nil {
+		return "", false
+	}
+	return listen.Describe(sockets), true
 }

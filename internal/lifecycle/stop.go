@@ -160,6 +160,13 @@ func (m *Manager) Restart(ctx context.Context, names []string, rolling bool) err
 	if err != nil {
 		return err
 	}
+	if len(names) == 0 {
+		services = m.leaveShared(services)
+		if len(services) == 0 {
+			return nil
+		}
+		names = serviceNames(services)
+	}
 	if !rolling {
 		if err := m.Stop(ctx, names, StopOptions{}); err != nil {
 			return err
