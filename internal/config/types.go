@@ -34,20 +34,20 @@ type Config struct {
 
 // Service is one server that daemonctl starts, stops and watches.
 type Service struct {
-	Name        string        `yaml:"-"`
-	Command     Command       `yaml:"command"`
-	Dir         string        `yaml:"dir"`
-	EnvFile     string        `yaml:"env_file"`
-	Env         Vars          `yaml:"env"`
-	EnvCopyTo   string        `yaml:"env_copy_to"`
-	PidFile     string        `yaml:"pid_file"`
-	LogFile     string        `yaml:"log_file"`
-	StopSignal  Signal        `yaml:"stop_signal"`
-	StopTimeout *Duration     `yaml:"stop_timeout"` // 0: SIGKILL right after the stop signal
-	StartGrace  *Duration     `yaml:"start_grace"`
-	DependsOn   []string      `yaml:"depends_on"`
-	Ready       *Ready        `yaml:"ready"`
-	Liveness    *Liveness     `yaml:"liveness"`
+	Name        string    `yaml:"-"`
+	Command     Command   `yaml:"command"`
+	Dir         string    `yaml:"dir"`
+	EnvFile     string    `yaml:"env_file"`
+	Env         Vars      `yaml:"env"`
+	EnvCopyTo   string    `yaml:"env_copy_to"`
+	PidFile     string    `yaml:"pid_file"`
+	LogFile     string    `yaml:"log_file"`
+	StopSignal  Signal    `yaml:"stop_signal"`
+	StopTimeout *Duration `yaml:"stop_timeout"` // 0: SIGKILL right after the stop signal
+	StartGrace  *Duration `yaml:"start_grace"`
+	DependsOn   []string  `yaml:"depends_on"`
+	Ready       *Ready    `yaml:"ready"`
+	Liveness    *Liveness `yaml:"liveness"`
 	// Shared marks infrastructure other services need (a ZooKeeper):
 	// commands on all services leave it running (only naming it stops or
 	// restarts it), and one that another process already provides (its
@@ -56,8 +56,8 @@ type Service struct {
 	// StartWithAll false leaves the service out of a start of all
 	// services (a standalone server beside the cluster's); naming it, or
 	// a named service depending on it, starts it.
-	StartWithAll *bool `yaml:"start_with_all"`
-	Restart     RestartPolicy `yaml:"restart"`
+	StartWithAll *bool         `yaml:"start_with_all"`
+	Restart      RestartPolicy `yaml:"restart"`
 	// RestartDelay is the first restart backoff; it doubles up to a minute.
 	RestartDelay *Duration `yaml:"restart_delay"` // 0: restart at once
 	// RestartLimit is how many quick deaths in a row mark a service failed.
