@@ -16,15 +16,18 @@ import (
 // Config is a whole daemonctl.yaml, with defaults applied and every
 // relative path made absolute against the config file's directory.
 type Config struct {
-	Path     string              `yaml:"-"` // absolute path of the config file
-	Dir      string              `yaml:"-"` // its directory
-	RunDir   string              `yaml:"run_dir"`
-	LogDir   string              `yaml:"log_dir"`
-	EnvFile  string              `yaml:"env_file"`
-	Env      Vars                `yaml:"env"`
-	Services map[string]*Service `yaml:"services"`
-	Hosts    map[string]*Host    `yaml:"hosts"`
-	SSH      SSH                 `yaml:"ssh"`
+	Path    string `yaml:"-"` // absolute path of the config file
+	Dir     string `yaml:"-"` // its directory
+	RunDir  string `yaml:"run_dir"`
+	LogDir  string `yaml:"log_dir"`
+	EnvFile string `yaml:"env_file"`
+	// EnvFileExec runs EnvFile with bash instead of parsing it (it runs
+	// commands the operator vouches for).
+	EnvFileExec bool                `yaml:"env_file_exec"`
+	Env         Vars                `yaml:"env"`
+	Services    map[string]*Service `yaml:"services"`
+	Hosts       map[string]*Host    `yaml:"hosts"`
+	SSH         SSH                 `yaml:"ssh"`
 
 	// Order lists the services in the order the file declares them.
 	Order []string `yaml:"-"`
@@ -38,6 +41,7 @@ type Service struct {
 	Command     Command   `yaml:"command"`
 	Dir         string    `yaml:"dir"`
 	EnvFile     string    `yaml:"env_file"`
+	EnvFileExec bool      `yaml:"env_file_exec"` // run EnvFile with bash instead of parsing it
 	Env         Vars      `yaml:"env"`
 	EnvCopyTo   string    `yaml:"env_copy_to"`
 	PidFile     string    `yaml:"pid_file"`

@@ -130,7 +130,7 @@ type ErrNotAllowed struct {
 }
 
 func (e *ErrNotAllowed) Error() string {
-	return fmt.Sprintf("%s:%d: %s is not allowed in an env file (it is parsed, never executed)", e.File, e.Line, e.What)
+	return fmt.Sprintf("%s:%d: %s is not allowed in an env file (it is parsed, never executed; env_file_exec: true for this file runs it with bash instead)", e.File, e.Line, e.What)
 }
 
 func (e *Env) apply(stmt *syntax.Stmt, name string) error {

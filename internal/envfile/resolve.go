@@ -16,10 +16,10 @@ func Resolve(cfg *config.Config, s *config.Service, environ []string) (*Env, err
 	if err != nil {
 		return nil, err
 	}
-	if err := env.layer(cfg.EnvFile, cfg.Env, "env"); err != nil {
+	if err := env.layer(file{cfg.EnvFile, cfg.EnvFileExec, s.User}, cfg.Env, "env"); err != nil {
 		return nil, err
 	}
-	if err := env.layer(s.EnvFile, s.Env, "services."+s.Name+".env"); err != nil {
+	if err := env.layer(file{s.EnvFile, s.EnvFileExec, s.User}, s.Env, "services."+s.Name+".env"); err != nil {
 		return nil, err
 	}
 	return env, nil
@@ -41,11 +41,24 @@ func base(s *config.Service, environ []string) (*Env, error) {
 	return env, nil
 }
 
-// layer loads file, if any, then sets vars, expanding each on what is set
+// file is an env file of a layer: its path (none if empty), whether it
+// is run with bash rather than parsed, and as whom.
+type file struct {
+	path string
+	exec bool
+	user string
+}
+
+// layer loads f, if any, then sets vars, expanding each on what is set
 // so far; where names the vars in errors.
-func (e *Env) layer(file string, vars config.Vars, where string) error {
-	if file != "" {
-		if err := e.LoadFile(file); err != nil {
+func (e *Env) layer(f file, vars config.Vars, where string) error {
+	switch {
+	case f.path != "" && f.exec:
+		if err := e.ExecFile(f.path, f.user); err != nil {
+			return err
+		}
+	case f.path != "":
+		if err := e.LoadFile(f.path); err != nil {
 			return err
 		}
 	}
@@ -73,7 +86,7 @@ func Overrides(cfg *config.Config, s *config.Service, environ []string) ([][2]st
 	if err != nil {
 		return nil, err
 	}
-	if err := shared.layer(cfg.EnvFile, nil, "env"); err != nil {
+	if err := shared.layer(file{cfg.EnvFile, cfg.EnvFileExec, s.User}, nil, "env"); err != nil {
 		return nil, err
 	}
 	var out [][2]string

@@ -111,6 +111,25 @@ func Resolve(s *config.Service, attrs inherit.Attrs) (*Spec, error) {
 	return spec, nil
 }
 
+// Credential is what a process runs as to run as user name: its uid, its
+// primary group and its supplementary groups.
+func Credential(name string) (*syscall.Credential, error) {
+	u, err := lookupUser(name)
+	if err != nil {
+		return nil, fmt.Errorf("user %q: %w", name, err)
+	}
+	uid, _ := strconv.Atoi(u.Uid)
+	gid, _ := strconv.Atoi(u.Gid)
+	cred := &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}
+	gids, _ := u.GroupIds()
+	for _, g := range gids {
+		if n, err := strconv.Atoi(g); err == nil {
+			cred.Groups = append(cred.Groups, uint32(n))
+		}
+	}
+	return cred, nil
+}
+
 // LoginEnv is what a login as user name sets, as su - and systemd's
 // User= do: HOME, USER and LOGNAME from the passwd entry.
 func LoginEnv(name string) ([][2]string, error) {

@@ -24,6 +24,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unsafe"
 
@@ -44,7 +45,12 @@ var (
 	startOnce sync.Once
 	started   *Reaper
 	startErr  error
+	current   atomic.Pointer[Reaper]
 )
+
+// Current returns this process's reaper, nil if it has none (a command,
+// as opposed to a supervisor): what Run needs to run a helper here.
+func Current() *Reaper { return current.Load() }
 
 // Start makes this process a child subreaper (prctl(2)
 // PR_SET_CHILD_SUBREAPER) and starts reaping in the background. A process
@@ -59,6 +65,7 @@ func Start() (*Reaper, error) {
 		sigchld := make(chan os.Signal, 1)
 		signal.Notify(sigchld, unix.SIGCHLD)
 		go started.loop(sigchld)
+		current.Store(started)
 	})
 	return started, startErr
 }
