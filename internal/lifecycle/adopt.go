@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/daemonctl/daemonctl/internal/config"
 	"github.com/daemonctl/daemonctl/internal/pidfile"
@@ -132,4 +133,30 @@ func (m *Manager) Unmanaged() []state.Foreign {
 		}
 	}
 	return out
+}
+
+// foreignPidFile reports whether the service's pid file names a live
+// process that no record of daemonctl's named: another tool's pid file
+// (upstream's script), or a stale one whose pid now runs something else.
+// Such a file is never removed nor overwritten; one daemonctl wrote for
+// an instance that is gone (its pid reused since, a reboot) may be.
+func foreignPidFile(o state.Observation) bool {
+	pid := o.PidFilePID
+	if pid == 0 || !liveProcess(pid) {
+		return false
+	}
+	return o.Record == nil || o.Record.Leader.PID != pid
+}
+
+// commandOf is pid's command line, shortened, for messages.
+func commandOf(pid int) string {
+	args, err := proc.Cmdline(pid)
+	if err != nil || len(args) == 0 {
+		return "?"
+	}
+	cmd := strings.Join(args, " ")
+	if len(cmd) > 200 {
+		cmd = cmd[:200] + "…"
+	}
+	return cmd
 }

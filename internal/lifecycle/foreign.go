@@ -99,12 +99,5 @@ func evalSymlinks(p string) string {
 }
 
 func foreign(s *config.Service, id proc.Identity) *state.Foreign {
-	cmd := "?"
-	if args, err := proc.Cmdline(id.PID); err == nil {
-		cmd = strings.Join(args, " ")
-		if len(cmd) > 120 {
-			cmd = cmd[:120] + "…"
-		}
-	}
-	return &state.Foreign{Identity: id, Service: s.Name, Command: cmd}
+	return &state.Foreign{Identity: id, Service: s.Name, Command: commandOf(id.PID)}
 }

@@ -371,10 +371,11 @@ func (m *Manager) cleanLeftovers(ctx context.Context, s *config.Service, o state
 	if o.PidErr != nil {
 		m.printf("%s: replacing unreadable pid file (%v)", s.Name, o.PidErr)
 	}
+	if foreignPidFile(o) {
+		return fmt.Errorf("pid file %s names pid %d (%s), a live process daemonctl did not start: not overwriting it; remove the file if it is stale (the pid was reused), or `daemonctl adopt %s --pid %d --force` if that process is %s",
+			s.PidFile, o.PidFilePID, commandOf(o.PidFilePID), s.Name, o.PidFilePID, s.Name)
+	}
 	if o.Record == nil || o.Record.Token == "" {
-		if o.PidFilePID != 0 {
-			m.printf("%s: ignoring stale pid file %s (pid %d is not a process daemonctl started; left alone)", s.Name, s.PidFile, o.PidFilePID)
-		}
 		return nil
 	}
 	left, err := o.Record.Tree().Members()
