@@ -1,7 +1,9 @@
 package lifecycle
 
 import (
+	"os"
 	"path/filepath"
+	"strconv"
 	"slices"
 	"strings"
 	"sync"
@@ -83,8 +85,15 @@ func runs(pid int, script string) bool {
 	if err != nil {
 		return false
 	}
+	cwd, _ := os.Readlink("/proc/" + strconv.Itoa(pid) + "/cwd")
 	for _, a := range args {
-		if a == script || (filepath.IsAbs(a) && evalSymlinks(a) == script) {
+		if !strings.Contains(a, "/") {
+			continue
+		}
+		if !filepath.IsAbs(a) && cwd != "" {
+			a = filepath.Join(cwd, a) // bash bin/start.sh, run from the server's dir
+		}
+		if a == script || evalSymlinks(a) == script {
 			return true
 		}
 	}
