@@ -152,8 +152,13 @@ func TestStopLeavesAForeignProcessAlone(t *testing.T) {
 	if !strings.Contains(out.String(), "left alone") {
 		t.Errorf("stop said %q", out.String())
 	}
-	if sts, _ := m.Status(nil); sts[0].State != state.Stopped {
+	// A pid file naming a live process is never removed, whoever wrote
+	// it: the service still reads dead, and the file is there.
+	if sts, _ := m.Status(nil); sts[0].State != state.Dead {
 		t.Errorf("after stop: %+v", sts[0])
+	}
+	if pid, err := pidfile.ReadPID(s.PidFile); err != nil || pid != os.Getpid() {
+		t.Errorf("after stop, the pid file reads %d, %v", pid, err)
 	}
 }
 
