@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/daemonctl/daemonctl/internal/config"
+	"github.com/daemonctl/daemonctl/internal/envfile"
 )
 
 // Result is what one host answered to one command.
@@ -164,24 +165,15 @@ func remoteCommand(h *config.Host, args []string) string {
 	}
 	var b strings.Builder
 	if h.InstallPath != "" {
-		fmt.Fprintf(&b, "cd %s && PATH=%s/bin:%s:$PATH ", shellQuote(h.InstallPath), shellQuote(h.InstallPath), shellQuote(h.InstallPath))
+		fmt.Fprintf(&b, "cd %s && PATH=%s/bin:%s:$PATH ", envfile.Quote(h.InstallPath), envfile.Quote(h.InstallPath), envfile.Quote(h.InstallPath))
 	}
-	b.WriteString("exec " + shellQuote(binary) + " --config " + shellQuote(cfg))
+	b.WriteString("exec " + envfile.Quote(binary) + " --config " + envfile.Quote(cfg))
 	for _, a := range args {
-		b.WriteString(" " + shellQuote(a))
+		b.WriteString(" " + envfile.Quote(a))
 	}
 	return b.String()
 }
 
-// shellQuote quotes s for a POSIX shell, leaving plain words alone.
-func shellQuote(s string) string {
-	if s != "" && strings.IndexFunc(s, func(c rune) bool {
-		return !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.ContainsRune("-_./:=@%+,", c))
-	}) < 0 {
-		return s
-	}
-	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
-}
 
 func lastLine(b []byte, fallback string) string {
 	lines := strings.Split(strings.TrimSpace(string(b)), "\n")

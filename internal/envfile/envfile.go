@@ -292,3 +292,15 @@ func (w environ) Set(name string, vr expand.Variable) error {
 	}
 	return nil
 }
+
+// Quote quotes s for a POSIX shell as one word with nothing expanded,
+// leaving plain words (letters, digits, -_./:=@%+,) as they are: what env
+// files and remote command lines daemonctl writes hold.
+func Quote(s string) string {
+	if s != "" && strings.IndexFunc(s, func(c rune) bool {
+		return !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.ContainsRune("-_./:=@%+,", c))
+	}) < 0 {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}

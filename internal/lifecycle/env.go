@@ -10,6 +10,7 @@ import (
 	"github.com/daemonctl/daemonctl/internal/config"
 	"github.com/daemonctl/daemonctl/internal/envfile"
 	"github.com/daemonctl/daemonctl/internal/pidfile"
+	"github.com/daemonctl/daemonctl/internal/safepath"
 )
 
 // Env resolves the environment service s runs with (envfile.Resolve) on
@@ -40,7 +41,7 @@ func (m *Manager) copyEnvFile(s *config.Service) error {
 		var extra strings.Builder
 		fmt.Fprintf(&extra, "\n# daemonctl: %s's own settings (its env and env_file in %s), after the shared\n# file's, so that they win when its start script sources this file.\n", s.Name, filepath.Base(m.cfg.Path))
 		for _, kv := range overrides {
-			fmt.Fprintf(&extra, "export %s=%s\n", kv[0], shellQuote(kv[1]))
+			fmt.Fprintf(&extra, "export %s=%s\n", kv[0], envfile.Quote(kv[1]))
 		}
 		if len(b) > 0 && b[len(b)-1] != '\n' {
 			b = append(b, '\n')
@@ -51,14 +52,14 @@ func (m *Manager) copyEnvFile(s *config.Service) error {
 	if err != nil {
 		return fmt.Errorf("env_copy_to: %w", err)
 	}
+	dir, err := safepath.OpenDir(filepath.Dir(s.EnvCopyTo), true)
+	if err != nil {
+		return fmt.Errorf("env_copy_to: %w", err)
+	}
+	dir.Close()
 	owner := fi.Sys().(*syscall.Stat_t)
 	if err := pidfile.WriteAtomicAs(s.EnvCopyTo, b, fi.Mode().Perm(), int(owner.Uid), int(owner.Gid)); err != nil {
 		return fmt.Errorf("env_copy_to: %w", err)
 	}
 	return nil
-}
-
-// shellQuote quotes s for a POSIX shell, as one word, nothing expanded.
-func shellQuote(s string) string {
-	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
