@@ -174,7 +174,6 @@ func remoteCommand(h *config.Host, args []string) string {
 	return b.String()
 }
 
-
 func lastLine(b []byte, fallback string) string {
 	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
 	if l := strings.TrimSpace(lines[len(lines)-1]); l != "" {
