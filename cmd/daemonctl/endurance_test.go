@@ -100,7 +100,8 @@ func (r *rig) startAnchor() {
 func (r *rig) start(names ...string) {
 	r.t.Helper()
 	if err := r.m.Start(context.Background(), names); err != nil {
-		r.t.Fatalf("start %v: %v", names, err)
+		sup, _ := os.ReadFile(filepath.Join(r.cfg.LogDir, "supervisor.log"))
+		r.t.Fatalf("start %v: %v\nsupervisor.log:\n%s", names, err, sup)
 	}
 }
 
