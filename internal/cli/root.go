@@ -162,6 +162,7 @@ func NewRoot(f *Factory) *cobra.Command {
 		newUpdateCmd(f),
 		newAdoptCmd(f),
 		newPrepareCmd(f),
+		newRunCmd(f),
 		newProbeCmd(f),
 		newEnvCmd(f),
 		newVersionCmd(),

@@ -17,6 +17,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -42,6 +43,7 @@ import (
 const IdleExit = 3 * time.Second
 
 type supervisor struct {
+	opts     Options
 	load     func() (*config.Config, error)
 	self     proc.Identity
 	reaper   *reaper.Reaper
@@ -63,6 +65,35 @@ type running struct {
 // returns at once. load is called again for requests once the config
 // file changed.
 func Serve(ctx context.Context, load func() (*config.Config, error)) error {
+	return ServeWith(ctx, load, Options{})
+}
+
+// Options make a supervisor serve a foreground `daemonctl run`: the
+// services' output goes where the run says, the run hears every event,
+// and the supervisor stays until the run ends it.
+type Options struct {
+	// Output, if set, gives each monitor its output in place of the
+	// service's rotated log.
+	Output func(*config.Service) monitor.Output
+	// Observer, if set, hears every event of every service.
+	Observer monitor.Observer
+	// Foreground: the supervisor serves until ctx ends, idle or not,
+	// leaves SIGTERM and SIGINT to its caller, and reports ErrBusy if
+	// another supervisor serves the run_dir.
+	Foreground bool
+	// Listening, if set, is closed once requests are served.
+	Listening chan<- struct{}
+	// Ended, if set, is called when a service's monitor ends: the service
+	// stopped, failed, or is not to be restarted.
+	Ended func(service string)
+}
+
+// ErrBusy is ServeWith's error, in the foreground, when another
+// supervisor serves the run_dir already.
+var ErrBusy = errors.New("another supervisor serves this run_dir")
+
+// ServeWith is Serve with options.
+func ServeWith(ctx context.Context, load func() (*config.Config, error), opts Options) error {
 	cfg, err := load()
 	if err != nil {
 		return err
@@ -74,6 +105,9 @@ func Serve(ctx context.Context, load func() (*config.Config, error)) error {
 		return err
 	}
 	lock, err := pidfile.TryLock(filepath.Join(cfg.RunDir, "supervisor.lock"))
+	if err == nil && lock == nil && opts.Foreground {
+		return ErrBusy
+	}
 	if err != nil || lock == nil {
 		return err // nil lock: another supervisor holds it
 	}
@@ -91,16 +125,26 @@ func Serve(ctx context.Context, load func() (*config.Config, error)) error {
 	// Ignored here, so ignored in services too, as systemd's
 	// IgnoreSIGPIPE= does by default.
 	resetSignals()
-	ctx, stop := signal.NotifyContext(ctx, unix.SIGTERM, unix.SIGINT)
-	defer stop()
+	if !opts.Foreground {
+		var stop context.CancelFunc
+		ctx, stop = signal.NotifyContext(ctx, unix.SIGTERM, unix.SIGINT)
+		defer stop()
+	}
 	self, err := proc.Inspect(os.Getpid())
 	if err != nil {
 		return err
 	}
-	sv := &supervisor{load: cachedLoad(load, cfg), self: self.Identity, reaper: rp, monitors: map[string]*running{}, activity: make(chan struct{}, 1)}
+	sv := &supervisor{opts: opts, load: cachedLoad(load, cfg), self: self.Identity, reaper: rp, monitors: map[string]*running{}, activity: make(chan struct{}, 1)}
 	go sv.accept(ctx, ln)
-	sv.takeOverOrphans(ctx, cfg)
-	sv.waitIdle(ctx)
+	if opts.Listening != nil {
+		close(opts.Listening)
+	}
+	if opts.Foreground {
+		<-ctx.Done()
+	} else {
+		sv.takeOverOrphans(ctx, cfg)
+		sv.waitIdle(ctx)
+	}
 	sv.stopAll()
 	return nil
 }
@@ -266,13 +310,24 @@ func (sv *supervisor) launchMonitor(ctx context.Context, cfg *config.Config, s *
 		Claim:      claim,
 		TakeOver:   takeOver,
 	}
-	if report != nil {
+	if sv.opts.Output != nil {
+		opts.Output = sv.opts.Output(s)
+	}
+	switch {
+	case report != nil && sv.opts.Observer != nil:
+		opts.Observer = observers{report, sv.opts.Observer}
+	case report != nil:
 		opts.Observer = report
+	case sv.opts.Observer != nil:
+		opts.Observer = sv.opts.Observer
 	}
 	go func() {
 		defer close(r.done)
 		defer cancel()
 		monitor.Run(mctx, opts)
+		if sv.opts.Ended != nil && mctx.Err() == nil {
+			sv.opts.Ended(s.Name)
+		}
 		if report != nil {
 			report.end()
 		}
@@ -449,5 +504,14 @@ func (r *startReport) end() {
 	if r.c != nil {
 		r.c.Close()
 		r.c = nil
+	}
+}
+
+// observers tells every one of them.
+type observers []monitor.Observer
+
+func (os observers) Observe(ev monitor.Event) {
+	for _, o := range os {
+		o.Observe(ev)
 	}
 }
