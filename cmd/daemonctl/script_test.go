@@ -63,6 +63,8 @@ func TestScripts(t *testing.T) {
 			"chownuser":    cmdChownUser,
 			"forgerecord":  cmdForgeRecord,
 			"oldsocket":    cmdOldSocket,
+			"notifysock":   cmdNotifySock,
+			"promparse":    cmdPromParse,
 		},
 	})
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/daemonctl/daemonctl/internal/envfile"
 	"github.com/daemonctl/daemonctl/internal/lifecycle"
+	"github.com/daemonctl/daemonctl/internal/metrics"
 )
 
 func newPrepareCmd(f *Factory) *cobra.Command {
@@ -111,4 +112,24 @@ func newEnvCmd(f *Factory) *cobra.Command {
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print a JSON object")
 	cmd.Flags().BoolVar(&reveal, "reveal", false, "show secrets in clear")
 	return cmd
+}
+
+func newMetricsCmd(f *Factory) *cobra.Command {
+	return &cobra.Command{
+		Use:   "metrics [SERVICE...]",
+		Short: "Print the services' metrics once, in Prometheus text format (node_exporter's textfile collector)",
+		Example: `  daemonctl metrics > /var/lib/node_exporter/textfile/daemonctl.prom.$$ && mv /var/lib/node_exporter/textfile/daemonctl.prom.$$ /var/lib/node_exporter/textfile/daemonctl.prom`,
+		ValidArgsFunction: completeServices(f),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			m, err := f.Manager()
+			if err != nil {
+				return err
+			}
+			statuses, err := m.Status(args)
+			if err != nil {
+				return &ExitError{Code: ExitUsage, Err: err}
+			}
+			return metrics.Write(f.IO.Out, statuses)
+		},
+	}
 }

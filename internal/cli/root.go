@@ -163,6 +163,7 @@ func NewRoot(f *Factory) *cobra.Command {
 		newAdoptCmd(f),
 		newPrepareCmd(f),
 		newRunCmd(f),
+		newMetricsCmd(f),
 		newProbeCmd(f),
 		newEnvCmd(f),
 		newVersionCmd(),

@@ -8,7 +8,8 @@ import (
 )
 
 func newRunCmd(f *Factory) *cobra.Command {
-	return &cobra.Command{
+	var healthAddr string
+	cmd := &cobra.Command{
 		Use:   "run [SERVICE...]",
 		Short: "Run services in the foreground (a container's entrypoint, a systemd unit): output on stdout, signals forwarded, exit status mirrored",
 		Example: `  daemonctl run master-server          # ENTRYPOINT ["daemonctl", "run", "master-server"]
@@ -26,6 +27,8 @@ func newRunCmd(f *Factory) *cobra.Command {
 				Names:   args,
 				Stdout:  f.IO.Out,
 				Stderr:  f.IO.Err,
+
+				HealthAddr: healthAddr,
 			})
 			if err != nil || code != 0 {
 				return &ExitError{Code: max(code, 1), Err: err}
@@ -33,4 +36,6 @@ func newRunCmd(f *Factory) *cobra.Command {
 			return nil
 		},
 	}
+	cmd.Flags().StringVar(&healthAddr, "health-addr", "", "serve /healthz, /readyz and /metrics on this address (e.g. :8080)")
+	return cmd
 }

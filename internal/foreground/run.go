@@ -15,13 +15,16 @@ import (
 	"os"
 	"os/signal"
 	"slices"
+	"strings"
 	"sync"
+	"time"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/daemonctl/daemonctl/internal/config"
 	"github.com/daemonctl/daemonctl/internal/lifecycle"
 	"github.com/daemonctl/daemonctl/internal/monitor"
+	"github.com/daemonctl/daemonctl/internal/notify"
 	"github.com/daemonctl/daemonctl/internal/proc"
 	"github.com/daemonctl/daemonctl/internal/state"
 	"github.com/daemonctl/daemonctl/internal/supervisor"
@@ -37,6 +40,9 @@ type Options struct {
 	Names []string
 	// Stdout receives the services' output; Stderr, the run's own words.
 	Stdout, Stderr io.Writer
+	// HealthAddr, if set, is where /healthz, /readyz and /metrics are
+	// served (serveHealth).
+	HealthAddr string
 }
 
 // forwarded are the signals a run passes on to every process of its
@@ -76,7 +82,12 @@ func Run(ctx context.Context, opts Options) (int, error) {
 			}
 			return &lines{mu: &mu, w: opts.Stdout, prefix: []byte(prefix)}
 		},
-		Ended: func(name string) { ended <- name },
+		Ended: func(name string) {
+			select {
+			case ended <- name:
+			default: // the run is ending already
+			}
+		},
 	}
 	listening := make(chan struct{})
 	supOpts.Listening = listening
@@ -97,7 +108,16 @@ func Run(ctx context.Context, opts Options) (int, error) {
 		<-served
 	}()
 
-	m := lifecycle.New(opts.Config, opts.Environ, opts.Stderr, lifecycle.SupervisorCommand{})
+	notifier, watchdog := notify.FromEnviron(opts.Environ, os.Getpid())
+	m := lifecycle.New(opts.Config, notify.Unset(opts.Environ), opts.Stderr, lifecycle.SupervisorCommand{})
+	if opts.HealthAddr != "" {
+		if err := serveHealth(supCtx, opts.HealthAddr, m, names); err != nil {
+			return 1, err
+		}
+	}
+	if watchdog > 0 {
+		go pingWatchdog(supCtx, notifier, watchdog)
+	}
 	first := names[0]
 	if len(opts.Names) > 0 {
 		first = opts.Names[0]
@@ -111,13 +131,16 @@ func Run(ctx context.Context, opts Options) (int, error) {
 			started = nil
 			if err != nil {
 				fmt.Fprintf(opts.Stderr, "daemonctl: run: %v; stopping what started\n", err)
+				notifier.Send("STOPPING=1", "STATUS=start failed: "+oneLine(err))
 				stopAll(m, names, opts.Stderr)
 				cancelStart()
 				return failedStatus(m, first), nil
 			}
+			notifier.Send("READY=1", fmt.Sprintf("STATUS=%d service(s) running and ready", len(names)))
 		case sig := <-signals:
 			if sig == unix.SIGTERM || sig == unix.SIGINT {
 				cancelStart()
+				notifier.Send("STOPPING=1", "STATUS=stopping on "+unix.SignalName(sig.(unix.Signal)))
 				stopAll(m, names, opts.Stderr)
 				return exitStatus(m, first), nil
 			}
@@ -125,6 +148,7 @@ func Run(ctx context.Context, opts Options) (int, error) {
 		case name := <-ended:
 			cancelStart()
 			fmt.Fprintf(opts.Stderr, "daemonctl: run: %s ended; stopping the others\n", name)
+			notifier.Send("STOPPING=1", "STATUS="+name+" ended; stopping the others")
 			stopAll(m, names, opts.Stderr)
 			return exitStatus(m, name), nil
 		}
@@ -174,4 +198,24 @@ func exitStatus(m *lifecycle.Manager, name string) int {
 // failedStatus is exitStatus, at least 1: the run failed to start.
 func failedStatus(m *lifecycle.Manager, name string) int {
 	return max(exitStatus(m, name), 1)
+}
+
+// pingWatchdog tells systemd the run is alive every interval (half its
+// WatchdogSec) until ctx ends.
+func pingWatchdog(ctx context.Context, n notify.Notifier, every time.Duration) {
+	tick := time.NewTicker(every)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+			n.Send("WATCHDOG=1")
+		}
+	}
+}
+
+func oneLine(err error) string {
+	s, _, _ := strings.Cut(err.Error(), "\n")
+	return s
 }

@@ -325,17 +325,18 @@ func (sv *supervisor) launchMonitor(ctx context.Context, cfg *config.Config, s *
 		defer close(r.done)
 		defer cancel()
 		monitor.Run(mctx, opts)
-		if sv.opts.Ended != nil && mctx.Err() == nil {
-			sv.opts.Ended(s.Name)
-		}
 		if report != nil {
 			report.end()
 		}
 		sv.mu.Lock()
-		if sv.monitors[s.Name] == r {
+		current := sv.monitors[s.Name] == r
+		if current {
 			delete(sv.monitors, s.Name)
 		}
 		sv.mu.Unlock()
+		if current && sv.opts.Ended != nil && ctx.Err() == nil {
+			sv.opts.Ended(s.Name) // not superseded, nor the supervisor going
+		}
 		sv.touch()
 	}()
 }
