@@ -116,9 +116,9 @@ func newEnvCmd(f *Factory) *cobra.Command {
 
 func newMetricsCmd(f *Factory) *cobra.Command {
 	return &cobra.Command{
-		Use:   "metrics [SERVICE...]",
-		Short: "Print the services' metrics once, in Prometheus text format (node_exporter's textfile collector)",
-		Example: `  daemonctl metrics > /var/lib/node_exporter/textfile/daemonctl.prom.$$ && mv /var/lib/node_exporter/textfile/daemonctl.prom.$$ /var/lib/node_exporter/textfile/daemonctl.prom`,
+		Use:               "metrics [SERVICE...]",
+		Short:             "Print the services' metrics once, in Prometheus text format (node_exporter's textfile collector)",
+		Example:           `  daemonctl metrics > /var/lib/node_exporter/textfile/daemonctl.prom.$$ && mv /var/lib/node_exporter/textfile/daemonctl.prom.$$ /var/lib/node_exporter/textfile/daemonctl.prom`,
 		ValidArgsFunction: completeServices(f),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			m, err := f.Manager()
