@@ -9,7 +9,6 @@ package foreground
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -73,8 +72,10 @@ func Run(ctx context.Context, opts Options) (int, error) {
 	}
 	ended := make(chan string, len(opts.Config.Services))
 	var mu sync.Mutex
+	socket := fmt.Sprintf("run-%d.sock", os.Getpid())
 	supOpts := supervisor.Options{
 		Foreground: true,
+		Socket:     socket,
 		Output: func(s *config.Service) monitor.Output {
 			prefix := ""
 			if len(names) > 1 {
@@ -97,9 +98,6 @@ func Run(ctx context.Context, opts Options) (int, error) {
 	select {
 	case <-listening:
 	case err := <-served:
-		if errors.Is(err, supervisor.ErrBusy) {
-			err = fmt.Errorf("run_dir %s is served by a supervisor already (services started with `start`): stop them, or give the run a run_dir of its own", opts.Config.RunDir)
-		}
 		stopSupervisor()
 		return 1, err
 	}
@@ -110,6 +108,7 @@ func Run(ctx context.Context, opts Options) (int, error) {
 
 	notifier, watchdog := notify.FromEnviron(opts.Environ, os.Getpid())
 	m := lifecycle.New(opts.Config, notify.Unset(opts.Environ), opts.Stderr, lifecycle.SupervisorCommand{})
+	m.UseSupervisor(socket)
 	if opts.HealthAddr != "" {
 		if err := serveHealth(supCtx, opts.HealthAddr, m, names); err != nil {
 			return 1, err

@@ -71,6 +71,14 @@ func (m *Manager) caller() supervisor.Caller {
 	return c
 }
 
+// UseSupervisor has the manager send its requests to the supervisor
+// serving socket (a file in run_dir), a foreground run's, instead of the
+// run_dir's own, which it would start if need be.
+func (m *Manager) UseSupervisor(socket string) {
+	m.sup.Socket = socket
+	m.sup.Spawn = func() error { return fmt.Errorf("the run's supervisor (%s) does not answer", socket) }
+}
+
 // Config returns the config the manager runs.
 func (m *Manager) Config() *config.Config { return m.cfg }
 

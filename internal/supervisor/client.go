@@ -18,6 +18,9 @@ import (
 // Client talks to the supervisor of one run_dir.
 type Client struct {
 	RunDir string
+	// Socket is the supervisor's socket in RunDir: SocketFile, unless
+	// the supervisor is a foreground run's (Options.Foreground).
+	Socket string
 	// Spawn starts a supervisor for the run_dir, detached.
 	Spawn func() error
 }
@@ -55,7 +58,7 @@ func Describe(pid int) string {
 
 // dial connects to the supervisor, starting one if none answers.
 func (c *Client) dial() (net.Conn, error) {
-	conn, err := dial(c.RunDir)
+	conn, err := dial(c.RunDir, c.socket())
 	var peerErr *PeerError
 	switch {
 	case err == nil:
@@ -70,7 +73,7 @@ func (c *Client) dial() (net.Conn, error) {
 	defer cancel()
 	var lastErr error
 	err = backoff.Until(ctx, backoff.Policy{Initial: time.Millisecond, Max: 50 * time.Millisecond}, func() (bool, error) {
-		conn, lastErr = dial(c.RunDir)
+		conn, lastErr = dial(c.RunDir, c.socket())
 		if errors.As(lastErr, &peerErr) {
 			return false, lastErr
 		}
@@ -176,7 +179,7 @@ func (c *Client) Release(name, claim string) error {
 // line, handing DETAIL to answer. With no supervisor running there is
 // nobody to ask, and nothing to do.
 func (c *Client) ask(req request, answer func(detail string) error) error {
-	conn, err := dial(c.RunDir)
+	conn, err := dial(c.RunDir, c.socket())
 	var peerErr *PeerError
 	if errors.As(err, &peerErr) {
 		return err
@@ -204,4 +207,11 @@ func (c *Client) ask(req request, answer func(detail string) error) error {
 		return nil
 	}
 	return answer(detail)
+}
+
+func (c *Client) socket() string {
+	if c.Socket != "" {
+		return c.Socket
+	}
+	return SocketFile
 }

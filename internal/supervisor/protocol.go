@@ -29,8 +29,8 @@ const SocketFile = "supervisor.sock"
 // withSocketAddr calls fn with an address of runDir's socket that fits in
 // sun_path (108 bytes, unix(7)) however long runDir is: past that,
 // /proc/self/fd/N/supervisor.sock, through an O_PATH descriptor of runDir.
-func withSocketAddr(runDir string, fn func(addr string) error) error {
-	path := filepath.Join(runDir, SocketFile)
+func withSocketAddr(runDir, name string, fn func(addr string) error) error {
+	path := filepath.Join(runDir, name)
 	if len(path) < 100 {
 		return fn(path)
 	}
@@ -39,15 +39,15 @@ func withSocketAddr(runDir string, fn func(addr string) error) error {
 		return fmt.Errorf("run_dir: %w", err)
 	}
 	defer unix.Close(fd)
-	return fn(fmt.Sprintf("/proc/self/fd/%d/%s", fd, SocketFile))
+	return fn(fmt.Sprintf("/proc/self/fd/%d/%s", fd, name))
 }
 
 // dial connects to the supervisor of runDir and checks that it runs as
 // this user (or root): a socket somebody else serves is refused, never
 // talked to.
-func dial(runDir string) (*net.UnixConn, error) {
+func dial(runDir, name string) (*net.UnixConn, error) {
 	var conn *net.UnixConn
-	err := withSocketAddr(runDir, func(addr string) error {
+	err := withSocketAddr(runDir, name, func(addr string) error {
 		c, err := net.DialUnix("unix", nil, &net.UnixAddr{Name: addr, Net: "unix"})
 		conn = c
 		return err
@@ -58,7 +58,7 @@ func dial(runDir string) (*net.UnixConn, error) {
 	if uid, err := peerUID(conn); err != nil || !trusted(uid) {
 		conn.Close()
 		if err == nil {
-			err = fmt.Errorf("supervisor socket %s is served by uid %d, not by uid %d or root: refused", filepath.Join(runDir, SocketFile), uid, os.Geteuid())
+			err = fmt.Errorf("supervisor socket %s is served by uid %d, not by uid %d or root: refused", filepath.Join(runDir, name), uid, os.Geteuid())
 		}
 		return nil, &PeerError{Err: err}
 	}
@@ -74,13 +74,13 @@ func (e *PeerError) Unwrap() error { return e.Err }
 
 // listen binds runDir's socket, replacing a stale one: the caller holds
 // the supervisor lock, so no live supervisor serves it.
-func listen(runDir string) (*net.UnixListener, error) {
-	path := filepath.Join(runDir, SocketFile)
+func listen(runDir, name string) (*net.UnixListener, error) {
+	path := filepath.Join(runDir, name)
 	if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return nil, err
 	}
 	var ln *net.UnixListener
-	err := withSocketAddr(runDir, func(addr string) error {
+	err := withSocketAddr(runDir, name, func(addr string) error {
 		l, err := net.ListenUnix("unix", &net.UnixAddr{Name: addr, Net: "unix"})
 		ln = l
 		return err

@@ -17,7 +17,6 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -78,19 +77,17 @@ type Options struct {
 	// Observer, if set, hears every event of every service.
 	Observer monitor.Observer
 	// Foreground: the supervisor serves until ctx ends, idle or not,
-	// leaves SIGTERM and SIGINT to its caller, and reports ErrBusy if
-	// another supervisor serves the run_dir.
+	// leaves SIGTERM and SIGINT to its caller, and serves the socket
+	// named by Socket beside any other supervisor of the run_dir (each
+	// supervises its own services; per-service locks keep them apart).
 	Foreground bool
+	Socket     string
 	// Listening, if set, is closed once requests are served.
 	Listening chan<- struct{}
 	// Ended, if set, is called when a service's monitor ends: the service
 	// stopped, failed, or is not to be restarted.
 	Ended func(service string)
 }
-
-// ErrBusy is ServeWith's error, in the foreground, when another
-// supervisor serves the run_dir already.
-var ErrBusy = errors.New("another supervisor serves this run_dir")
 
 // ServeWith is Serve with options.
 func ServeWith(ctx context.Context, load func() (*config.Config, error), opts Options) error {
@@ -104,19 +101,21 @@ func ServeWith(ctx context.Context, load func() (*config.Config, error), opts Op
 	if err := state.CheckDirSafe(cfg.RunDir); err != nil {
 		return err
 	}
-	lock, err := pidfile.TryLock(filepath.Join(cfg.RunDir, "supervisor.lock"))
-	if err == nil && lock == nil && opts.Foreground {
-		return ErrBusy
+	socket := SocketFile
+	if opts.Foreground {
+		socket = opts.Socket
+	} else {
+		lock, err := pidfile.TryLock(filepath.Join(cfg.RunDir, "supervisor.lock"))
+		if err != nil || lock == nil {
+			return err // nil lock: another supervisor holds it
+		}
+		defer lock.Release()
 	}
-	if err != nil || lock == nil {
-		return err // nil lock: another supervisor holds it
-	}
-	defer lock.Release()
-	ln, err := listen(cfg.RunDir)
+	ln, err := listen(cfg.RunDir, socket)
 	if err != nil {
 		return fmt.Errorf("supervisor socket: %w", err)
 	}
-	defer os.Remove(filepath.Join(cfg.RunDir, SocketFile))
+	defer os.Remove(filepath.Join(cfg.RunDir, socket))
 	defer ln.Close()
 	rp, err := reaper.Start()
 	if err != nil {

@@ -131,7 +131,7 @@ func TestBadRequestsAreRefused(t *testing.T) {
 	if got := string(line[:n]); !strings.HasPrefix(got, `error unknown request "reboot"`) {
 		t.Fatalf("unknown op answered %q", got)
 	}
-	raw, err := dial(c.RunDir)
+	raw, err := dial(c.RunDir, SocketFile)
 	if err != nil {
 		t.Fatal(err)
 	}
