@@ -22,6 +22,12 @@ command -v ip >/dev/null || need+=(iproute2)
 # the hostile-local-user scenarios: a throwaway user, a perl listener
 command -v useradd >/dev/null || need+=(passwd)
 command -v perl >/dev/null || need+=(perl-base)
+# export systemd: systemd-analyze verify checks every unit (nothing runs systemd)
+command -v systemd-analyze >/dev/null || need+=(systemd)
+# run as PID 1 (unshare, util-linux) is watched with pgrep; status --watch on a tty (script, bsdutils)
+command -v pgrep >/dev/null || need+=(procps)
+command -v unshare >/dev/null || need+=(util-linux)
+command -v script >/dev/null || need+=(bsdutils)
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing: ${need[*]}"
   export DEBIAN_FRONTEND=noninteractive

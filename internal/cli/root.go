@@ -164,6 +164,7 @@ func NewRoot(f *Factory) *cobra.Command {
 		newPrepareCmd(f),
 		newRunCmd(f),
 		newMetricsCmd(f),
+		newExportCmd(f),
 		newProbeCmd(f),
 		newEnvCmd(f),
 		newVersionCmd(),
