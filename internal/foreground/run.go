@@ -58,98 +58,149 @@ func Run(ctx context.Context, opts Options) (int, error) {
 	signal.Notify(signals, append([]os.Signal{unix.SIGTERM, unix.SIGINT}, forwarded...)...)
 	defer signal.Stop(signals)
 
-	services, err := opts.Config.Select(opts.Names)
+	services, err := runSet(opts.Config, opts.Names)
 	if err != nil {
 		return 2, err
 	}
-	if len(opts.Names) == 0 {
-		services = slices.DeleteFunc(services, func(s *config.Service) bool { return !*s.StartWithAll })
-	}
-	services = opts.Config.WithDependencies(services)
-	var names []string
+	r := &run{opts: opts, services: services, ended: make(chan string, len(opts.Config.Services)),
+		socket: fmt.Sprintf("run-%d.sock", os.Getpid())}
 	for _, s := range services {
-		names = append(names, s.Name)
+		r.names = append(r.names, s.Name)
 	}
-	ended := make(chan string, len(opts.Config.Services))
-	var mu sync.Mutex
-	socket := fmt.Sprintf("run-%d.sock", os.Getpid())
-	supOpts := supervisor.Options{
-		Foreground: true,
-		Socket:     socket,
-		Output: func(s *config.Service) monitor.Output {
-			prefix := ""
-			if len(names) > 1 {
-				prefix = s.Name + " | "
-			}
-			return &lines{mu: &mu, w: opts.Stdout, prefix: []byte(prefix)}
-		},
-		Ended: func(name string) {
-			select {
-			case ended <- name:
-			default: // the run is ending already
-			}
-		},
-	}
-	listening := make(chan struct{})
-	supOpts.Listening = listening
-	supCtx, stopSupervisor := context.WithCancel(context.WithoutCancel(ctx))
-	served := make(chan error, 1)
-	go func() { served <- supervisor.ServeWith(supCtx, opts.Load, supOpts) }()
-	select {
-	case <-listening:
-	case err := <-served:
-		stopSupervisor()
+	stopSupervisor, err := r.serve(ctx)
+	if err != nil {
 		return 1, err
 	}
-	defer func() {
-		stopSupervisor()
-		<-served
-	}()
-
+	defer stopSupervisor()
 	notifier, watchdog := notify.FromEnviron(opts.Environ, os.Getpid())
-	m := lifecycle.New(opts.Config, notify.Unset(opts.Environ), opts.Stderr, lifecycle.SupervisorCommand{})
-	m.UseSupervisor(socket)
+	r.m = lifecycle.New(opts.Config, notify.Unset(opts.Environ), opts.Stderr, lifecycle.SupervisorCommand{})
+	r.m.UseSupervisor(r.socket)
+	if err := r.refuseRunning(); err != nil {
+		return 1, err
+	}
 	if opts.HealthAddr != "" {
-		if err := serveHealth(supCtx, opts.HealthAddr, m, names); err != nil {
+		if err := serveHealth(r.supCtx, opts.HealthAddr, r.m, r.names); err != nil {
 			return 1, err
 		}
 	}
 	if watchdog > 0 {
-		go pingWatchdog(supCtx, notifier, watchdog)
+		go pingWatchdog(r.supCtx, notifier, watchdog)
 	}
-	first := names[0]
-	if len(opts.Names) > 0 {
-		first = opts.Names[0]
+	return r.loop(ctx, signals, notifier), nil
+}
+
+// runSet is what a run runs: the named services, or all that start with
+// all, and what they depend on.
+func runSet(cfg *config.Config, names []string) ([]*config.Service, error) {
+	services, err := cfg.Select(names)
+	if err != nil {
+		return nil, err
+	}
+	if len(names) == 0 {
+		services = slices.DeleteFunc(services, func(s *config.Service) bool { return !*s.StartWithAll })
+	}
+	return cfg.WithDependencies(services), nil
+}
+
+// run is one daemonctl run under way.
+type run struct {
+	opts     Options
+	services []*config.Service
+	names    []string
+	socket   string      // its supervisor's, in run_dir
+	ended    chan string // services whose monitor ended
+	supCtx   context.Context
+	m        *lifecycle.Manager
+}
+
+// serve starts the run's supervisor in this process and returns once it
+// answers, with the function that ends it.
+func (r *run) serve(ctx context.Context) (func(), error) {
+	var mu sync.Mutex
+	listening := make(chan struct{})
+	opts := supervisor.Options{
+		Foreground: true,
+		Socket:     r.socket,
+		Listening:  listening,
+		Output: func(s *config.Service) monitor.Output {
+			prefix := ""
+			if len(r.names) > 1 {
+				prefix = s.Name + " | "
+			}
+			return &lines{mu: &mu, w: r.opts.Stdout, prefix: []byte(prefix)}
+		},
+		Ended: func(name string) {
+			select {
+			case r.ended <- name:
+			default: // the run is ending already
+			}
+		},
+	}
+	supCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	r.supCtx = supCtx
+	served := make(chan error, 1)
+	go func() { served <- supervisor.ServeWith(supCtx, r.opts.Load, opts) }()
+	select {
+	case <-listening:
+		return func() { cancel(); <-served }, nil
+	case err := <-served:
+		cancel()
+		return nil, err
+	}
+}
+
+// refuseRunning refuses a run of services that run already, under
+// another supervisor or started by another tool: their output would not
+// be the run's.
+func (r *run) refuseRunning() error {
+	statuses, err := r.m.Status(r.names)
+	if err != nil {
+		return err
+	}
+	for _, st := range statuses {
+		if st.PID != nil && st.State != state.Dead {
+			return fmt.Errorf("%s is already running (pid %d, %s): a run starts its own; stop it first", st.Name, *st.PID, st.State)
+		}
+	}
+	return nil
+}
+
+// loop starts the services, then waits for the run's end: a stop signal,
+// or a service that ended. It returns the exit status to mirror.
+func (r *run) loop(ctx context.Context, signals <-chan os.Signal, notifier notify.Notifier) int {
+	first := r.names[0]
+	if len(r.opts.Names) > 0 {
+		first = r.opts.Names[0]
 	}
 	startCtx, cancelStart := context.WithCancel(ctx)
+	defer cancelStart()
 	started := make(chan error, 1)
-	go func() { started <- m.Start(startCtx, names) }()
+	go func() { started <- r.m.Start(startCtx, r.names) }()
 	for {
 		select {
 		case err := <-started:
 			started = nil
 			if err != nil {
-				fmt.Fprintf(opts.Stderr, "daemonctl: run: %v; stopping what started\n", err)
+				fmt.Fprintf(r.opts.Stderr, "daemonctl: run: %v; stopping what started\n", err)
 				notifier.Send("STOPPING=1", "STATUS=start failed: "+oneLine(err))
-				stopAll(m, names, opts.Stderr)
-				cancelStart()
-				return failedStatus(m, first), nil
+				r.stopAll()
+				return max(exitStatus(r.m, first), 1)
 			}
-			notifier.Send("READY=1", fmt.Sprintf("STATUS=%d service(s) running and ready", len(names)))
+			notifier.Send("READY=1", fmt.Sprintf("STATUS=%d service(s) running and ready", len(r.names)))
 		case sig := <-signals:
 			if sig == unix.SIGTERM || sig == unix.SIGINT {
 				cancelStart()
 				notifier.Send("STOPPING=1", "STATUS=stopping on "+unix.SignalName(sig.(unix.Signal)))
-				stopAll(m, names, opts.Stderr)
-				return exitStatus(m, first), nil
+				r.stopAll()
+				return exitStatus(r.m, first)
 			}
-			forward(m, services, sig.(unix.Signal))
-		case name := <-ended:
+			forward(r.m, r.services, sig.(unix.Signal))
+		case name := <-r.ended:
 			cancelStart()
-			fmt.Fprintf(opts.Stderr, "daemonctl: run: %s ended; stopping the others\n", name)
+			fmt.Fprintf(r.opts.Stderr, "daemonctl: run: %s ended; stopping the others\n", name)
 			notifier.Send("STOPPING=1", "STATUS="+name+" ended; stopping the others")
-			stopAll(m, names, opts.Stderr)
-			return exitStatus(m, name), nil
+			r.stopAll()
+			return exitStatus(r.m, name)
 		}
 	}
 }
@@ -157,9 +208,9 @@ func Run(ctx context.Context, opts Options) (int, error) {
 // stopAll stops every service of the run, dependents first, as `stop`
 // does: every process of each tree gets the stop signal, SIGKILL after
 // the grace period.
-func stopAll(m *lifecycle.Manager, names []string, stderr io.Writer) {
-	if err := m.Stop(context.Background(), names, lifecycle.StopOptions{}); err != nil {
-		fmt.Fprintf(stderr, "daemonctl: run: stop: %v\n", err)
+func (r *run) stopAll() {
+	if err := r.m.Stop(context.Background(), r.names, lifecycle.StopOptions{}); err != nil {
+		fmt.Fprintf(r.opts.Stderr, "daemonctl: run: stop: %v\n", err)
 	}
 }
 
@@ -172,7 +223,10 @@ func forward(m *lifecycle.Manager, services []*config.Service, sig unix.Signal) 
 			continue
 		}
 		members, _ := rec.Tree().Members()
-		for _, id := range slices.Insert(members, 0, rec.Leader) {
+		if !slices.Contains(members, rec.Leader) {
+			members = append(members, rec.Leader)
+		}
+		for _, id := range members {
 			if h, err := proc.Open(id); err == nil {
 				h.Signal(sig)
 				h.Close()
@@ -192,11 +246,6 @@ func exitStatus(m *lifecycle.Manager, name string) int {
 		return 1 // unknown: a failure
 	}
 	return rec.LastExit.Code // 128+signal when one ended it
-}
-
-// failedStatus is exitStatus, at least 1: the run failed to start.
-func failedStatus(m *lifecycle.Manager, name string) int {
-	return max(exitStatus(m, name), 1)
 }
 
 // pingWatchdog tells systemd the run is alive every interval (half its
