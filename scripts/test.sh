@@ -28,6 +28,11 @@ command -v systemd-analyze >/dev/null || need+=(systemd)
 command -v pgrep >/dev/null || need+=(procps)
 command -v unshare >/dev/null || need+=(util-linux)
 command -v script >/dev/null || need+=(bsdutils)
+# a real container: podman with runc (crun refuses this kernel's hybrid
+# cgroups), and a static busybox for the FROM scratch image
+command -v podman >/dev/null || need+=(podman)
+command -v runc >/dev/null || need+=(runc)
+dpkg -s busybox-static >/dev/null 2>&1 || need+=(busybox-static)
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing: ${need[*]}"
   export DEBIAN_FRONTEND=noninteractive

@@ -72,6 +72,11 @@ func TestScripts(t *testing.T) {
 func setup(env *testscript.Env) error {
 	tag := randomHex()
 	env.Setenv(tagVar, tag)
+	// REPO is the repository's root, for scenarios that build from it
+	// (the container images).
+	if wd, err := os.Getwd(); err == nil {
+		env.Setenv("REPO", filepath.Dir(filepath.Dir(wd)))
+	}
 	// A race-enabled binary otherwise sleeps a second as it exits, and
 	// every daemonctl and testserver here is this (maybe race) binary.
 	env.Setenv("GORACE", "atexit_sleep_ms=0")
