@@ -42,7 +42,7 @@ func testserverMain() {
 	)
 	flag.Parse()
 	if *forkMiddle != "" {
-		grandchild := exec.Command(os.Args[0], "-pidfile", *forkMiddle)
+		grandchild := exec.Command(os.Args[0], "-pidfile", *forkMiddle, "-record", *record, "-name", *name)
 		grandchild.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 		grandchild.Start()
 		os.Exit(0) // orphan the grandchild
@@ -81,7 +81,7 @@ func testserverMain() {
 		fmt.Println("all lines written")
 	}
 	if *doubleFork != "" {
-		middle := exec.Command(os.Args[0], "-fork-middle", *doubleFork)
+		middle := exec.Command(os.Args[0], "-fork-middle", *doubleFork, "-record", *record, "-name", *name+"-daemon")
 		middle.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 		middle.Run()
 	}
