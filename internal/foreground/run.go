@@ -186,6 +186,13 @@ func (r *run) loop(ctx context.Context, signals <-chan os.Signal, notifier notif
 				r.stopAll()
 				return max(exitStatus(r.m, first), 1)
 			}
+			if err := r.checkOwn(); err != nil {
+				// Another run or start got there first: its service is not
+				// ours to show or to stop; ours are stopped.
+				fmt.Fprintf(r.opts.Stderr, "daemonctl: run: %v\n", err)
+				r.stopOwn()
+				return 1
+			}
 			notifier.Send("READY=1", fmt.Sprintf("STATUS=%d service(s) running and ready", len(r.names)))
 		case sig := <-signals:
 			if sig == unix.SIGTERM || sig == unix.SIGINT {
@@ -201,6 +208,38 @@ func (r *run) loop(ctx context.Context, signals <-chan os.Signal, notifier notif
 			notifier.Send("STOPPING=1", "STATUS="+name+" ended; stopping the others")
 			r.stopAll()
 			return exitStatus(r.m, name)
+		}
+	}
+}
+
+// checkOwn makes sure every service of the run is supervised by this
+// run: a start racing it (another run, a start) may have launched one
+// first, which `start` then reports as already running.
+func (r *run) checkOwn() error {
+	for _, name := range r.names {
+		if !r.owns(name) {
+			return fmt.Errorf("%s was started by another command first (its supervisor is not this run)", name)
+		}
+	}
+	return nil
+}
+
+func (r *run) owns(name string) bool {
+	rec, err := state.Store{Dir: r.opts.Config.RunDir}.Read(name)
+	return err == nil && rec != nil && rec.Supervisor != nil && rec.Supervisor.PID == os.Getpid()
+}
+
+// stopOwn stops the services of the run that this run supervises.
+func (r *run) stopOwn() {
+	var own []string
+	for _, name := range r.names {
+		if r.owns(name) {
+			own = append(own, name)
+		}
+	}
+	if len(own) > 0 {
+		if err := r.m.Stop(context.Background(), own, lifecycle.StopOptions{}); err != nil {
+			fmt.Fprintf(r.opts.Stderr, "daemonctl: run: stop: %v\n", err)
 		}
 	}
 }
