@@ -44,8 +44,8 @@ type Options struct {
 	HealthAddr string
 }
 
-// forwarded are the signals a run passes on to every process of its
-// services' trees; SIGTERM and SIGINT stop them instead, as `stop` does.
+// forwarded are the signals a run passes on to its services' main
+// processes; SIGTERM and SIGINT stop them instead, as `stop` does.
 var forwarded = []os.Signal{unix.SIGHUP, unix.SIGQUIT, unix.SIGUSR1, unix.SIGUSR2}
 
 // Run runs the services until they end, a SIGTERM or SIGINT stops them,
@@ -253,7 +253,10 @@ func (r *run) stopAll() {
 	}
 }
 
-// forward sends sig to every process of every running service's tree.
+// forward sends sig to every running service's main process (the leader
+// daemonctl launched), as tini does: a server that does not handle HUP or
+// USR1 dies of it, so it is not sprayed over the whole tree; a wrapper
+// that does not exec passes it on if its server needs it.
 func forward(m *lifecycle.Manager, services []*config.Service, sig unix.Signal) {
 	store := state.Store{Dir: m.Config().RunDir}
 	for _, s := range services {
@@ -261,15 +264,9 @@ func forward(m *lifecycle.Manager, services []*config.Service, sig unix.Signal) 
 		if err != nil || rec == nil || !rec.Leader.Alive() {
 			continue
 		}
-		members, _ := rec.Tree().Members()
-		if !slices.Contains(members, rec.Leader) {
-			members = append(members, rec.Leader)
-		}
-		for _, id := range members {
-			if h, err := proc.Open(id); err == nil {
-				h.Signal(sig)
-				h.Close()
-			}
+		if h, err := proc.Open(rec.Leader); err == nil {
+			h.Signal(sig)
+			h.Close()
 		}
 	}
 }
