@@ -25,13 +25,9 @@ func newExportCmd(f *Factory) *cobra.Command {
   daemonctl export systemd --dir /etc/systemd/system && systemctl daemon-reload && systemctl enable --now daemonctl-master-server`,
 		ValidArgsFunction: completeServices(f),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			cfg, err := f.Config()
+			cfg, services, err := f.Services(args)
 			if err != nil {
 				return err
-			}
-			services, err := cfg.Select(args)
-			if err != nil {
-				return &ExitError{Code: ExitUsage, Err: err}
 			}
 			self, err := os.Executable()
 			if err != nil {

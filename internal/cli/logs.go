@@ -22,13 +22,9 @@ func newLogsCmd(f *Factory) *cobra.Command {
 		ValidArgsFunction: completeServices(f),
 		Args:              cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			cfg, err := f.Config()
+			_, services, err := f.Services(args)
 			if err != nil {
 				return err
-			}
-			services, err := cfg.Select(args)
-			if err != nil {
-				return &ExitError{Code: ExitUsage, Err: err}
 			}
 			path := services[0].LogFile
 			tail, err := logs.Tail(path, lines)

@@ -69,13 +69,9 @@ func newEnvCmd(f *Factory) *cobra.Command {
 		Args:              cobra.ExactArgs(1),
 		ValidArgsFunction: completeServices(f),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			cfg, err := f.Config()
+			_, services, err := f.Services(args)
 			if err != nil {
 				return err
-			}
-			services, err := cfg.Select(args)
-			if err != nil {
-				return &ExitError{Code: ExitUsage, Err: err}
 			}
 			m, err := f.Manager()
 			if err != nil {

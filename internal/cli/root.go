@@ -96,6 +96,20 @@ func missingConfig(path, from string) error {
 	return fmt.Errorf("%s\n  name one with -c FILE or %s=FILE, or write one for a DolphinScheduler install with `daemonctl init --dolphinscheduler DS_HOME`", where, config.EnvVar)
 }
 
+// Services loads the config and selects the named services (all with
+// none named); an unknown name is a usage error.
+func (f *Factory) Services(names []string) (*config.Config, []*config.Service, error) {
+	cfg, err := f.Config()
+	if err != nil {
+		return nil, nil, err
+	}
+	services, err := cfg.Select(names)
+	if err != nil {
+		return nil, nil, &ExitError{Code: ExitUsage, Err: err}
+	}
+	return cfg, services, nil
+}
+
 // terminal reports whether output may carry terminal control codes: it
 // goes to a terminal, and neither NO_COLOR (no-color.org) nor TERM=dumb
 // says otherwise.
