@@ -127,7 +127,7 @@ func (r *run) serve(ctx context.Context) (func(), error) {
 			if len(r.names) > 1 {
 				prefix = s.Name + " | "
 			}
-			return &lines{mu: &mu, w: r.opts.Stdout, prefix: []byte(prefix)}
+			return newLines(&mu, r.opts.Stdout, prefix)
 		},
 		Ended: func(name string) {
 			select {

@@ -1,7 +1,6 @@
 package logs
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"os"
@@ -32,8 +31,7 @@ type Rotator struct {
 	f            *os.File
 	size         int64
 	atLineStart  bool
-	partial      []byte
-	partialSince time.Time
+	lines *Lines
 	lastCheck    time.Time
 	failing      bool
 }
@@ -47,6 +45,9 @@ const MaxPartial = 64 << 10
 func (r *Rotator) Open() error {
 	if r.Now == nil {
 		r.Now = time.Now
+	}
+	if r.lines == nil {
+		r.lines = NewLines(func(seg []byte, _ bool) error { return r.writeSegment(seg) }, r.Now)
 	}
 	dir, f, err := OpenForAppend(r.Path)
 	if err != nil {
@@ -83,51 +84,14 @@ func OpenForAppend(path string) (*safepath.Dir, *os.File, error) {
 
 // Write writes the complete lines of p, rotating before any line that
 // would take the file past MaxSize, and holds back an unfinished last line.
-func (r *Rotator) Write(p []byte) (int, error) {
-	n := len(p)
-	for len(p) > 0 {
-		i := bytes.IndexByte(p, '\n')
-		if i < 0 {
-			if len(r.partial) == 0 {
-				r.partialSince = r.Now()
-			}
-			r.partial = append(r.partial, p...)
-			if len(r.partial) >= MaxPartial {
-				return n, r.Flush()
-			}
-			return n, nil
-		}
-		line := p[:i+1]
-		if len(r.partial) > 0 {
-			line = append(r.partial, line...)
-			r.partial = r.partial[:0]
-		}
-		if err := r.writeSegment(line); err != nil {
-			return n - len(p), err
-		}
-		p = p[i+1:]
-	}
-	return n, nil
-}
+func (r *Rotator) Write(p []byte) (int, error) { return r.lines.Write(p) }
 
 // PendingFor reports how long an unfinished line has been held back (0
 // if none is).
-func (r *Rotator) PendingFor() time.Duration {
-	if len(r.partial) == 0 {
-		return 0
-	}
-	return r.Now().Sub(r.partialSince)
-}
+func (r *Rotator) PendingFor() time.Duration { return r.lines.PendingFor() }
 
 // Flush writes a held-back unfinished line as it is.
-func (r *Rotator) Flush() error {
-	if len(r.partial) == 0 {
-		return nil
-	}
-	err := r.writeSegment(r.partial)
-	r.partial = r.partial[:0]
-	return err
-}
+func (r *Rotator) Flush() error { return r.lines.Flush() }
 
 func (r *Rotator) writeSegment(seg []byte) error {
 	if r.atLineStart {
