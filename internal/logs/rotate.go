@@ -27,13 +27,13 @@ type Rotator struct {
 	Timestamps bool
 	Now        func() time.Time
 
-	dir          *safepath.Dir // the log's directory, resolved safely
-	f            *os.File
-	size         int64
-	atLineStart  bool
-	lines *Lines
-	lastCheck    time.Time
-	failing      bool
+	dir         *safepath.Dir // the log's directory, resolved safely
+	f           *os.File
+	size        int64
+	atLineStart bool
+	lines       *Lines
+	lastCheck   time.Time
+	failing     bool
 }
 
 // MaxPartial is how much of an unfinished line a Rotator holds back.
