@@ -65,3 +65,15 @@ func TestEveryCommandHasExamples(t *testing.T) {
 	}
 	walk(NewRoot(&Factory{}))
 }
+
+// TestClusterHostsLimit: --hosts naming no host of the config is a usage
+// error (exit 2), before any host is asked.
+func TestClusterHostsLimit(t *testing.T) {
+	yaml := "services:\n  web: {command: [x]}\nhosts:\n  ds1: {address: 127.0.0.1, services: [web]}\n  ds2: {address: 127.0.0.1, services: [web]}\n"
+	for _, args := range [][]string{{"cluster", "status", "--hosts", "ds9"}, {"cluster", "stop", "--hosts", "worker*"}} {
+		code, _, stderr := run(t, yaml, args...)
+		if code != ExitUsage || !strings.Contains(stderr, "--hosts") {
+			t.Errorf("%v: exit %d, %q; want 2 naming --hosts", args, code, stderr)
+		}
+	}
+}

@@ -26,6 +26,7 @@ func newClusterCmd(f *Factory) *cobra.Command {
   daemonctl cluster status master-server
   daemonctl cluster stop --timeout 30s worker-server`,
 	}
+	cmd.PersistentFlags().StringSliceVar(&f.Hosts, "hosts", nil, "only these hosts: names or patterns (worker*, ds[12]), comma-separated, as Ansible's --limit")
 	var timeout time.Duration
 	stop := &cobra.Command{
 		Use:               "stop [SERVICE...]",
@@ -67,7 +68,7 @@ func onCluster(f *Factory, act func(r *cluster.Runner, ctx context.Context, name
 		if err != nil {
 			return err
 		}
-		r := &cluster.Runner{Config: cfg}
+		r := &cluster.Runner{Config: cfg, Limit: f.Hosts}
 		err = act(r, cmd.Context(), args, func(step cluster.Step) {
 			for _, res := range step.Results {
 				writeHostOutput(f.IO.Out, f.IO.Err, res)
@@ -81,8 +82,9 @@ func onCluster(f *Factory, act func(r *cluster.Runner, ctx context.Context, name
 // config with no hosts, 1 for hosts that failed.
 func clusterError(err error) error {
 	var failed *cluster.FailedError
+	var unknownHost *cluster.UnknownHostError
 	switch {
-	case errors.Is(err, cluster.ErrNoHosts):
+	case errors.Is(err, cluster.ErrNoHosts), errors.As(err, &unknownHost):
 		return &ExitError{Code: ExitUsage, Err: err}
 	case errors.As(err, &failed):
 		return &ExitError{Code: ExitFailed, Err: err}
@@ -119,7 +121,7 @@ func newClusterStatusCmd(f *Factory) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			hosts, code, err := (&cluster.Runner{Config: cfg}).Status(cmd.Context(), args)
+			hosts, code, err := (&cluster.Runner{Config: cfg, Limit: f.Hosts}).Status(cmd.Context(), args)
 			var unknown *config.UnknownServiceError
 			if errors.As(err, &unknown) {
 				return &ExitError{Code: ExitStatusUnknown, Err: err} // as status does

@@ -55,6 +55,8 @@ type IO struct {
 type Factory struct {
 	IO         IO
 	ConfigPath string
+	// Hosts limits the cluster commands to these hosts (--hosts).
+	Hosts []string
 }
 
 // Config loads the config named by --config, $DAEMONCTL_CONFIG or

@@ -11,6 +11,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"path"
 	"os/exec"
 	"strconv"
 	"strings"
@@ -36,6 +37,40 @@ type Result struct {
 // Runner runs daemonctl on the config's hosts, with the ssh from PATH.
 type Runner struct {
 	Config *config.Config
+	// Limit, if set, keeps only the hosts it names: host names, or
+	// patterns (path.Match: "worker*", "ds[12]"), as Ansible's --limit.
+	Limit []string
+}
+
+// UnknownHostError is a --hosts entry that names no host of the config.
+type UnknownHostError struct{ Entry string }
+
+func (e *UnknownHostError) Error() string {
+	if strings.ContainsAny(e.Entry, "*?[") {
+		return fmt.Sprintf("--hosts %q matches no host of the config", e.Entry)
+	}
+	return fmt.Sprintf("--hosts: unknown host %q", e.Entry)
+}
+
+// limited reports whether host h is among those r.Limit keeps, and
+// checks that every entry of the limit keeps some host.
+func (r *Runner) limited() (func(h string) bool, error) {
+	if len(r.Limit) == 0 {
+		return func(string) bool { return true }, nil
+	}
+	keep := map[string]bool{}
+	for _, entry := range r.Limit {
+		found := false
+		for _, h := range r.Config.HostOrder {
+			if ok, err := path.Match(entry, h); err == nil && ok {
+				keep[h], found = true, true
+			}
+		}
+		if !found {
+			return nil, &UnknownHostError{Entry: entry}
+		}
+	}
+	return func(h string) bool { return keep[h] }, nil
 }
 
 // ErrNoHosts is returned when the config has no hosts to act on.
@@ -59,9 +94,16 @@ func (r *Runner) Targets(names []string) (map[string][]string, []string, error) 
 		}
 		want[n] = true
 	}
+	kept, err := r.limited()
+	if err != nil {
+		return nil, nil, err
+	}
 	targets := map[string][]string{}
 	var hosts []string
 	for _, h := range r.Config.HostOrder {
+		if !kept(h) {
+			continue
+		}
 		var picked []string
 		for _, s := range r.Config.Hosts[h].Services {
 			if len(want) == 0 || want[s] {

@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"errors"
 	"os/exec"
 	"reflect"
 	"testing"
@@ -60,6 +61,29 @@ func TestTargets(t *testing.T) {
 	want := map[string][]string{"n1": {"master"}, "n2": {"worker"}, "n3": {"worker"}}
 	if !reflect.DeepEqual(targets, want) {
 		t.Errorf("targets = %v, want %v", targets, want)
+	}
+}
+
+// TestLimit: --hosts keeps the hosts it names or matches, in the
+// config's order; an entry that keeps no host is an error naming it.
+func TestLimit(t *testing.T) {
+	r := runner(t)
+	r.Limit = []string{"n3", "n[12]"}
+	_, hosts, err := r.Targets(nil)
+	if err != nil || !reflect.DeepEqual(hosts, []string{"n1", "n2", "n3"}) {
+		t.Errorf("n3,n[12]: %v, %v", hosts, err)
+	}
+	r.Limit = []string{"n2"}
+	targets, hosts, err := r.Targets([]string{"worker"})
+	if err != nil || !reflect.DeepEqual(hosts, []string{"n2"}) || !reflect.DeepEqual(targets, map[string][]string{"n2": {"worker"}}) {
+		t.Errorf("n2: %v %v, %v", hosts, targets, err)
+	}
+	for entry, want := range map[string]string{"n9": `--hosts: unknown host "n9"`, "x*": `--hosts "x*" matches no host of the config`} {
+		r.Limit = []string{entry}
+		var unknown *UnknownHostError
+		if _, _, err := r.Targets(nil); !errors.As(err, &unknown) || err.Error() != want {
+			t.Errorf("%s: %v, want %q", entry, err, want)
+		}
 	}
 }
 
