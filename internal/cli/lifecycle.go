@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -32,19 +33,46 @@ func reportFailures(w io.Writer, err error) error {
 }
 
 // actOnServices is the RunE of the commands that act on services: it
-// loads the config, runs act, and reports each service that failed.
-func actOnServices(f *Factory, act func(m *lifecycle.Manager, ctx context.Context, names []string) error) func(*cobra.Command, []string) error {
+// loads the config, runs act, and reports each service that failed; with
+// --json (asJSON), what was done to each service instead, as JSON.
+func actOnServices(f *Factory, asJSON *bool, act func(m *lifecycle.Manager, ctx context.Context, names []string) error) func(*cobra.Command, []string) error {
 	return func(cmd *cobra.Command, args []string) error {
-		m, err := f.Manager()
+		m, err := f.manager(*asJSON)
 		if err != nil {
 			return err
 		}
-		return reportFailures(f.IO.Err, act(m, cmd.Context(), args))
+		err = act(m, cmd.Context(), args)
+		if *asJSON {
+			return writeOutcomes(f.IO.Out, m, err)
+		}
+		return reportFailures(f.IO.Err, err)
 	}
 }
 
+// writeOutcomes prints what a command did to each service as JSON:
+// {"results": [{"service", "action", "error"}]}; any failure exits 1.
+func writeOutcomes(w io.Writer, m *lifecycle.Manager, err error) error {
+	var failures lifecycle.Failures
+	var one *lifecycle.ServiceError
+	if err != nil && !errors.As(err, &failures) && !errors.As(err, &one) {
+		return err // not about a service: a usage or config error
+	}
+	outcomes := m.Outcomes(err)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(struct {
+		Results []lifecycle.Outcome `json:"results"`
+	}{outcomes}); err != nil {
+		return err
+	}
+	if err != nil {
+		return &ExitError{Code: ExitFailed}
+	}
+	return nil
+}
+
 func newStartCmd(f *Factory) *cobra.Command {
-	var noDeps bool
+	var noDeps, asJSON bool
 	cmd := &cobra.Command{
 		Use:   "start [SERVICE...]",
 		Short: "Start services (and what they depend on), each once, waiting until ready",
@@ -52,13 +80,14 @@ func newStartCmd(f *Factory) *cobra.Command {
   daemonctl start master-server      # it, and what it depends on
   daemonctl -c /opt/ds/daemonctl.yaml start --no-deps api-server`,
 		ValidArgsFunction: completeServices(f),
-		RunE: actOnServices(f, func(m *lifecycle.Manager, ctx context.Context, names []string) error {
+		RunE: actOnServices(f, &asJSON, func(m *lifecycle.Manager, ctx context.Context, names []string) error {
 			if noDeps {
 				return m.StartOnly(ctx, names)
 			}
 			return m.Start(ctx, names)
 		}),
 	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print what was done to each service as JSON, not progress lines")
 	cmd.Flags().BoolVar(&noDeps, "no-deps", false, "start only the named services, not what they depend on (cluster start runs those on their own hosts)")
 	return cmd
 }
@@ -67,6 +96,7 @@ func newStopCmd(f *Factory) *cobra.Command {
 	var (
 		timeout time.Duration
 		adopt   bool
+		asJSON  bool
 	)
 	cmd := &cobra.Command{
 		Use:   "stop [SERVICE...]",
@@ -74,27 +104,29 @@ func newStopCmd(f *Factory) *cobra.Command {
 		Example: `  daemonctl stop                     # every service, dependents first
   daemonctl stop worker-server --timeout 10s`,
 		ValidArgsFunction: completeServices(f),
-		RunE: actOnServices(f, func(m *lifecycle.Manager, ctx context.Context, names []string) error {
+		RunE: actOnServices(f, &asJSON, func(m *lifecycle.Manager, ctx context.Context, names []string) error {
 			return m.Stop(ctx, names, lifecycle.StopOptions{Timeout: timeout, Adopt: adopt})
 		}),
 	}
 	cmd.Flags().DurationVar(&timeout, "timeout", 0, "grace period before SIGKILL (default: each service's stop_timeout)")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print what was done to each service as JSON, not progress lines")
 	cmd.Flags().BoolVar(&adopt, "adopt", false, "also stop servers another tool started (taking them over first)")
 	return cmd
 }
 
 func newRestartCmd(f *Factory) *cobra.Command {
-	var rolling bool
+	var rolling, asJSON bool
 	cmd := &cobra.Command{
 		Use:   "restart [SERVICE...]",
 		Short: "Stop then start services",
 		Example: `  daemonctl restart api-server
   daemonctl restart --rolling        # one at a time, each ready before the next`,
 		ValidArgsFunction: completeServices(f),
-		RunE: actOnServices(f, func(m *lifecycle.Manager, ctx context.Context, names []string) error {
+		RunE: actOnServices(f, &asJSON, func(m *lifecycle.Manager, ctx context.Context, names []string) error {
 			return m.Restart(ctx, names, rolling)
 		}),
 	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print what was done to each service as JSON, not progress lines")
 	cmd.Flags().BoolVar(&rolling, "rolling", false, "restart one service at a time, each ready before the next")
 	return cmd
 }

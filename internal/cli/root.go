@@ -133,12 +133,19 @@ func (f *Factory) terminal() bool {
 }
 
 // Manager returns a lifecycle manager for the config.
-func (f *Factory) Manager() (*lifecycle.Manager, error) {
+func (f *Factory) Manager() (*lifecycle.Manager, error) { return f.manager(false) }
+
+// manager is Manager; quiet drops its progress lines (for --json).
+func (f *Factory) manager(quiet bool) (*lifecycle.Manager, error) {
 	cfg, err := f.Config()
 	if err != nil {
 		return nil, err
 	}
-	return lifecycle.New(cfg, f.IO.Environ, f.IO.Out, f.supervisorCommand(cfg)), nil
+	out := f.IO.Out
+	if quiet {
+		out = io.Discard
+	}
+	return lifecycle.New(cfg, f.IO.Environ, out, f.supervisorCommand(cfg)), nil
 }
 
 // supervisorCommand runs this very binary as the supervisor, under the name

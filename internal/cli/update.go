@@ -11,7 +11,7 @@ import (
 )
 
 func newUpdateCmd(f *Factory) *cobra.Command {
-	var dryRun bool
+	var dryRun, asJSON bool
 	cmd := &cobra.Command{
 		Use:   "update",
 		Short: "Bring the running services in line with the config: start added, stop removed, restart changed",
@@ -19,7 +19,7 @@ func newUpdateCmd(f *Factory) *cobra.Command {
   daemonctl update`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			m, err := f.Manager()
+			m, err := f.manager(asJSON)
 			if err != nil {
 				return err
 			}
@@ -28,11 +28,15 @@ func newUpdateCmd(f *Factory) *cobra.Command {
 				return nil
 			}
 			plan, err := m.Update(cmd.Context())
+			if asJSON {
+				return writeOutcomes(f.IO.Out, m, err)
+			}
 			printPlan(f.IO.Out, plan, "")
 			return reportFailures(f.IO.Err, err)
 		},
 	}
 	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "print what would be done, do nothing")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print what was done to each service as JSON")
 	return cmd
 }
 

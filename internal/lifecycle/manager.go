@@ -27,8 +27,10 @@ type Manager struct {
 	supCmd  SupervisorCommand
 	sup     *supervisor.Client
 
-	mu  sync.Mutex
-	out io.Writer
+	mu       sync.Mutex
+	out      io.Writer
+	outcomes map[string]string // service: what was done (did)
+	order    []string
 
 	ownerOnce sync.Once
 	ownerErr  error // the run_dir is not this config's

@@ -147,12 +147,14 @@ func (m *Manager) startOne(ctx context.Context, s *config.Service) error {
 		default:
 			m.printf("%s is already being started", s.Name)
 		}
+		m.did(s.Name, ActionAlreadyRunning)
 		l.Release()
 		return m.awaitExisting(ctx, s)
 	}
 	if who, ok := providedExternally(ctx, s); ok {
 		l.Release()
 		m.printf("%s is provided externally (%s listens on its port and answers its probe): not started", s.Name, who)
+		m.did(s.Name, ActionAlreadyRunning)
 		return nil
 	}
 	req, st, err := m.launch(ctx, s, o)
@@ -307,6 +309,7 @@ func (m *Manager) awaitReport(ctx context.Context, s *config.Service, req *super
 				silence.Reset(limit + monitor.MaxBackoff)
 			case r.kind == supervisor.AnswerReady:
 				m.printf("%s started (pid %s%s)", s.Name, pid, readyNote(s, time.Since(began)))
+				m.did(s.Name, ActionStarted)
 				return nil
 			case r.kind == supervisor.AnswerFailed:
 				return m.startError(s, errors.New(r.detail))

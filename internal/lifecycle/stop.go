@@ -103,6 +103,7 @@ func (m *Manager) stopLocked(ctx context.Context, s *config.Service, o state.Obs
 		return m.clearStale(s, o)
 	}
 	took := time.Since(began).Round(time.Millisecond)
+	m.did(s.Name, ActionStopped)
 	if res.Killed {
 		m.printf("%s stopped (pid %d): still running after %s, killed", s.Name, st.Leader.PID, grace)
 	} else {
@@ -127,6 +128,7 @@ func (m *Manager) markStopped(s *config.Service, st *state.Record) error {
 // a process daemonctl did not start (or garbage) is removed so the service
 // reads stopped, and that process is left alone.
 func (m *Manager) clearStale(s *config.Service, o state.Observation) error {
+	m.did(s.Name, ActionNotRunning)
 	ownPID := 0
 	if o.Record != nil {
 		ownPID = o.Record.Leader.PID
@@ -167,6 +169,7 @@ func (m *Manager) Restart(ctx context.Context, names []string, rolling bool) err
 		}
 		names = serviceNames(services)
 	}
+	defer m.relabel(serviceNames(services), ActionStarted, ActionRestarted)
 	if !rolling {
 		if err := m.Stop(ctx, names, StopOptions{}); err != nil {
 			return err
