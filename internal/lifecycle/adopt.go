@@ -28,6 +28,7 @@ type AdoptOptions struct {
 // restart act on its whole tree, and the supervisor watches it (its
 // restart policy applies once it dies); its output is not captured.
 func (m *Manager) Adopt(ctx context.Context, name string, opts AdoptOptions) error {
+	m.newScan()
 	services, err := m.cfg.Select([]string{name})
 	if err != nil {
 		return err
@@ -126,6 +127,7 @@ func liveProcess(pid int) bool {
 // Unmanaged lists the services whose servers run, started by another tool
 // (Adopt takes them over).
 func (m *Manager) Unmanaged() []state.Foreign {
+	m.newScan()
 	var out []state.Foreign
 	for _, s := range m.services() {
 		if f := m.observe(s).Foreign; f != nil {

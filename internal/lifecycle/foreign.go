@@ -44,10 +44,25 @@ func scriptPath(s *config.Service) string {
 }
 
 // foreignScan is one scan of /proc's command lines, shared by every
-// service a command looks at.
+// service a command looks at, and taken only if one needs it.
 type foreignScan struct {
 	once sync.Once
 	ix   *proc.ArgIndex
+}
+
+// newScan starts a command that looks at services: the processes other
+// tools started are looked for again, at most once, when first needed.
+func (m *Manager) newScan() { m.scan.Store(&foreignScan{}) }
+
+// index returns the current command's scan, taking it if need be.
+func (m *Manager) index() *proc.ArgIndex {
+	sc := m.scan.Load()
+	if sc == nil {
+		m.scan.CompareAndSwap(nil, &foreignScan{})
+		sc = m.scan.Load()
+	}
+	sc.once.Do(func() { sc.ix, _ = proc.IndexArgs() })
+	return sc.ix
 }
 
 // findForeign returns the server another tool started that plausibly is
@@ -67,11 +82,11 @@ func (m *Manager) findForeign(s *config.Service, o state.Observation) *state.For
 			return foreign(s, info.Identity)
 		}
 	}
-	m.scan.once.Do(func() { m.scan.ix, _ = proc.IndexArgs() })
-	if m.scan.ix == nil {
+	ix := m.index()
+	if ix == nil {
 		return nil
 	}
-	for _, id := range m.scan.ix.Find(script) {
+	for _, id := range ix.Find(script) {
 		if id.Alive() {
 			return foreign(s, id)
 		}

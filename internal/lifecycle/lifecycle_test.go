@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -198,5 +199,37 @@ func TestEnvCopyKeepsTheSourcesModeAndOwner(t *testing.T) {
 	}
 	if st.Mode&0o777 != 0o600 || int(st.Uid) != uid || int(st.Gid) != gid {
 		t.Errorf("copy is mode %04o owned by %d:%d, want 0600 owned by %d:%d", st.Mode&0o777, st.Uid, st.Gid, uid, gid)
+	}
+}
+
+// TestEachCommandLooksForForeignServersAgain: a manager lives on in a
+// run (its /readyz and /metrics ask for status again and again), so a
+// server another tool started after the manager's first look is still
+// seen by its next one.
+func TestEachCommandLooksForForeignServersAgain(t *testing.T) {
+	cfg := load(t, "services:\n  web: {command: [bin/start.sh]}\n")
+	script := filepath.Join(cfg.Dir, "bin", "start.sh")
+	os.MkdirAll(filepath.Dir(script), 0o755)
+	os.WriteFile(script, []byte("#!/bin/sh\nsleep 1000\n"), 0o755)
+	m := New(cfg, os.Environ(), nil, SupervisorCommand{})
+	if sts, _ := m.Status(nil); sts[0].State != state.Stopped {
+		t.Fatalf("before: %s", sts[0].State)
+	}
+	other := exec.Command("/bin/sh", script) // as another tool runs it
+	other.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := other.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { syscall.Kill(-other.Process.Pid, syscall.SIGKILL); other.Wait() }()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		sts, _ := m.Status(nil)
+		if sts[0].State == state.Unmanaged {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("a server started since the first status: still %s", sts[0].State)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }

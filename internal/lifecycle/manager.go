@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"sync"
+	"sync/atomic"
 
 	"github.com/daemonctl/daemonctl/internal/config"
 	"github.com/daemonctl/daemonctl/internal/inherit"
@@ -39,7 +40,10 @@ type Manager struct {
 	lost     bool // run_dir names no config: never used, or deleted
 
 	inherit func() (inherit.Attrs, error)
-	scan    foreignScan // of the processes other tools started
+	// scan is the current command's scan of the processes other tools
+	// started (newScan); a manager lives on in a run, so it is not kept
+	// from one command to the next.
+	scan atomic.Pointer[foreignScan]
 }
 
 // SupervisorCommand says how to run the supervisor of the config's

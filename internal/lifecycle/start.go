@@ -59,6 +59,7 @@ func (m *Manager) StartOnly(ctx context.Context, names []string) error {
 }
 
 func (m *Manager) startSet(ctx context.Context, set []*config.Service) error {
+	m.newScan()
 	if err := m.checkEnvs(set); err != nil {
 		return err
 	}

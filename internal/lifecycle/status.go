@@ -10,6 +10,7 @@ import (
 // services the config no longer names that run_dir still holds, and
 // whether each running one was started from the config as it stands.
 func (m *Manager) Status(names []string) ([]state.Status, error) {
+	m.newScan()
 	services, err := m.selectAll(names)
 	if err != nil {
 		return nil, err

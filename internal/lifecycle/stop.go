@@ -28,6 +28,7 @@ type StopOptions struct {
 // every service that depends on it has stopped; independent services stop
 // in parallel.
 func (m *Manager) Stop(ctx context.Context, names []string, opts StopOptions) error {
+	m.newScan()
 	services, err := m.selectAll(names)
 	if err != nil {
 		return err

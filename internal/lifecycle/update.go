@@ -19,6 +19,7 @@ type UpdatePlan struct {
 // or that died, is left as it is: update starts only services it never
 // saw (supervisorctl's update and docker compose up do the same).
 func (m *Manager) PlanUpdate() UpdatePlan {
+	m.newScan()
 	var (
 		plan   UpdatePlan
 		hasher drift.Hasher
