@@ -12,17 +12,30 @@ import (
 // with a user: its HOME, USER and LOGNAME (not root's), then the shared
 // env_file, the shared env, the service's env_file, the service's env.
 func Resolve(cfg *config.Config, s *config.Service, environ []string) (*Env, error) {
-	env, err := base(s, environ)
-	if err != nil {
-		return nil, err
+	env, _, err := resolve(cfg, s, environ)
+	return env, err
+}
+
+// resolve is Resolve, also returning the environment as it stood right
+// after the shared env file (Overrides compares the two).
+func resolve(cfg *config.Config, s *config.Service, environ []string) (env, afterShared *Env, err error) {
+	if env, err = base(s, environ); err != nil {
+		return nil, nil, err
 	}
-	if err := env.layer(file{cfg.EnvFile, cfg.EnvFileExec, s.User}, cfg.Env, "env"); err != nil {
-		return nil, err
+	if err := env.load(file{cfg.EnvFile, cfg.EnvFileExec, s.User}); err != nil {
+		return nil, nil, err
 	}
-	if err := env.layer(file{s.EnvFile, s.EnvFileExec, s.User}, s.Env, "services."+s.Name+".env"); err != nil {
-		return nil, err
+	afterShared = env.Clone()
+	if err := env.setVars(cfg.Env, "env"); err != nil {
+		return nil, nil, err
 	}
-	return env, nil
+	if err := env.load(file{s.EnvFile, s.EnvFileExec, s.User}); err != nil {
+		return nil, nil, err
+	}
+	if err := env.setVars(s.Env, "services."+s.Name+".env"); err != nil {
+		return nil, nil, err
+	}
+	return env, afterShared, nil
 }
 
 // base is what service s's environment starts from: environ, and for a
@@ -49,19 +62,20 @@ type file struct {
 	user string
 }
 
-// layer loads f, if any, then sets vars, expanding each on what is set
-// so far; where names the vars in errors.
-func (e *Env) layer(f file, vars config.Vars, where string) error {
+// load loads f, if there is one: runs it with bash, or parses it.
+func (e *Env) load(f file) error {
 	switch {
 	case f.path != "" && f.exec:
-		if err := e.ExecFile(f.path, f.user); err != nil {
-			return err
-		}
+		return e.ExecFile(f.path, f.user)
 	case f.path != "":
-		if err := e.LoadFile(f.path); err != nil {
-			return err
-		}
+		return e.LoadFile(f.path)
 	}
+	return nil
+}
+
+// setVars sets vars, expanding each on what is set so far; where names
+// them in errors.
+func (e *Env) setVars(vars config.Vars, where string) error {
 	for _, v := range vars {
 		value, err := e.Expand(v.Key, v.Value)
 		if err != nil {
@@ -78,15 +92,8 @@ func (e *Env) layer(f file, vars config.Vars, where string) error {
 // file must carry after its own content so that a start script that
 // sources it (DolphinScheduler's start.sh) still sees them.
 func Overrides(cfg *config.Config, s *config.Service, environ []string) ([][2]string, error) {
-	full, err := Resolve(cfg, s, environ)
+	full, shared, err := resolve(cfg, s, environ)
 	if err != nil {
-		return nil, err
-	}
-	shared, err := base(s, environ)
-	if err != nil {
-		return nil, err
-	}
-	if err := shared.layer(file{cfg.EnvFile, cfg.EnvFileExec, s.User}, nil, "env"); err != nil {
 		return nil, err
 	}
 	var out [][2]string
