@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 
 	"github.com/daemonctl/daemonctl/internal/config"
 	"github.com/daemonctl/daemonctl/internal/pidfile"
@@ -148,17 +147,4 @@ func foreignPidFile(o state.Observation) bool {
 		return false
 	}
 	return o.Record == nil || o.Record.Leader.PID != pid
-}
-
-// commandOf is pid's command line, shortened, for messages.
-func commandOf(pid int) string {
-	args, err := proc.Cmdline(pid)
-	if err != nil || len(args) == 0 {
-		return "?"
-	}
-	cmd := strings.Join(args, " ")
-	if len(cmd) > 200 {
-		cmd = cmd[:200] + "…"
-	}
-	return cmd
 }

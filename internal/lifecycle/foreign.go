@@ -123,5 +123,5 @@ func evalSymlinks(p string) string {
 }
 
 func foreign(s *config.Service, id proc.Identity) *state.Foreign {
-	return &state.Foreign{Identity: id, Service: s.Name, Command: commandOf(id.PID)}
+	return &state.Foreign{Identity: id, Service: s.Name, Command: proc.CommandLine(id.PID)}
 }

@@ -377,7 +377,7 @@ func (m *Manager) cleanLeftovers(ctx context.Context, s *config.Service, o state
 	}
 	if foreignPidFile(o) {
 		return fmt.Errorf("pid file %s names pid %d (%s), a live process daemonctl did not start: not overwriting it; remove the file if it is stale (the pid was reused), or `daemonctl adopt %s --pid %d --force` if that process is %s",
-			s.PidFile, o.PidFilePID, commandOf(o.PidFilePID), s.Name, o.PidFilePID, s.Name)
+			s.PidFile, o.PidFilePID, proc.CommandLine(o.PidFilePID), s.Name, o.PidFilePID, s.Name)
 	}
 	if o.Record == nil || o.Record.Token == "" {
 		return nil

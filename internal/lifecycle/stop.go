@@ -137,7 +137,7 @@ func (m *Manager) clearStale(s *config.Service, o state.Observation) error {
 	if foreignPidFile(o) {
 		// Whoever wrote it, a pid file naming a live process is never
 		// removed: it may be the only way to find that process.
-		m.printf("%s is not running (its pid file names pid %d, %s, which daemonctl did not start: file and process left alone)", s.Name, o.PidFilePID, commandOf(o.PidFilePID))
+		m.printf("%s is not running (its pid file names pid %d, %s, which daemonctl did not start: file and process left alone)", s.Name, o.PidFilePID, proc.CommandLine(o.PidFilePID))
 		return nil
 	}
 	if (o.PidFilePID != 0 && o.PidFilePID != ownPID) || o.PidErr != nil {

@@ -9,6 +9,8 @@ import (
 	"os"
 	"strconv"
 	"strings"
+
+	"github.com/daemonctl/daemonctl/internal/proc"
 )
 
 // stateListen is TCP_LISTEN in /proc/net/tcp's st column.
@@ -113,13 +115,5 @@ func Describe(sockets []uint64) string {
 	if pid == 0 {
 		return "a process daemonctl cannot see"
 	}
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/cmdline")
-	cmd := strings.TrimSpace(strings.ReplaceAll(string(b), "\x00", " "))
-	if err != nil || cmd == "" {
-		return "pid " + strconv.Itoa(pid)
-	}
-	if len(cmd) > 80 {
-		cmd = cmd[:80] + "…"
-	}
-	return "pid " + strconv.Itoa(pid) + " (" + cmd + ")"
+	return "pid " + strconv.Itoa(pid) + " (" + proc.CommandLine(pid) + ")"
 }

@@ -161,6 +161,20 @@ func hasAll(env []byte, marks []string) bool {
 	return true
 }
 
+// CommandLine is process pid's command line for messages, shortened to
+// 200 bytes; "?" when it cannot be read.
+func CommandLine(pid int) string {
+	args, err := Cmdline(pid)
+	if err != nil || len(args) == 0 || args[0] == "" {
+		return "?"
+	}
+	cmd := strings.Join(args, " ")
+	if len(cmd) > 200 {
+		cmd = cmd[:200] + "…"
+	}
+	return cmd
+}
+
 // Cmdline returns the arguments process pid runs with.
 func Cmdline(pid int) ([]string, error) {
 	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/cmdline")
