@@ -69,13 +69,13 @@ func newEnvCmd(f *Factory) *cobra.Command {
 		Args:              cobra.ExactArgs(1),
 		ValidArgsFunction: completeServices(f),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			_, services, err := f.Services(args)
-			if err != nil {
-				return err
-			}
 			m, err := f.Manager()
 			if err != nil {
 				return err
+			}
+			services, err := m.Config().Select(args)
+			if err != nil {
+				return &ExitError{Code: ExitUsage, Err: err}
 			}
 			env, err := m.Env(services[0])
 			if err != nil {

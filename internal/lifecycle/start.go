@@ -429,12 +429,8 @@ func (m *Manager) startError(s *config.Service, err error) error {
 // process (an old copy, another install), and the new server could not
 // bind it anyway.
 func checkPortFree(s *config.Service) error {
-	if s.Ready == nil || s.Ready.LocalPort() == 0 {
-		return nil
-	}
-	port := s.Ready.LocalPort()
-	sockets, err := listen.Sockets(port)
-	if err != nil || len(sockets) == 0 {
+	port, sockets := listenersOnProbePort(s)
+	if len(sockets) == 0 {
 		return nil
 	}
 	return fmt.Errorf("port %d is in use by %s, not this service: nothing launched", port, listen.Describe(sockets))
@@ -445,11 +441,11 @@ func checkPortFree(s *config.Service) error {
 // another install's): something listens on its probe's local port and
 // the probe passes. Dependents then use that one.
 func providedExternally(ctx context.Context, s *config.Service) (string, bool) {
-	if !s.Shared || s.Ready == nil || s.Ready.LocalPort() == 0 {
+	if !s.Shared {
 		return "", false
 	}
-	sockets, err := listen.Sockets(s.Ready.LocalPort())
-	if err != nil || len(sockets) == 0 {
+	_, sockets := listenersOnProbePort(s)
+	if len(sockets) == 0 {
 		return "", false
 	}
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
@@ -458,4 +454,16 @@ func providedExternally(ctx context.Context, s *config.Service) (string, bool) {
 		return "", false
 	}
 	return listen.Describe(sockets), true
+}
+
+// listenersOnProbePort returns the local port service s's readiness probe
+// targets, and the sockets listening on it: none for a probe of no local
+// port, or one nothing listens on.
+func listenersOnProbePort(s *config.Service) (int, []uint64) {
+	if s.Ready == nil || s.Ready.LocalPort() == 0 {
+		return 0, nil
+	}
+	port := s.Ready.LocalPort()
+	sockets, _ := listen.Sockets(port)
+	return port, sockets
 }
