@@ -62,8 +62,8 @@ var resources = []struct {
 	{unix.RLIMIT_RTTIME, "rttime"},
 }
 
-// Name is resource's name as ulimit(1) and prlimit(1) spell it.
-func Name(resource int) string {
+// resourceName is resource's name as ulimit(1) and prlimit(1) spell it.
+func resourceName(resource int) string {
 	for _, r := range resources {
 		if r.res == resource {
 			return r.name
@@ -72,8 +72,8 @@ func Name(resource int) string {
 	return "resource " + strconv.Itoa(resource)
 }
 
-// Resource is the resource named name, as Name spells it.
-func Resource(name string) (int, bool) {
+// resourceNamed is the resource named name, as resourceName spells it.
+func resourceNamed(name string) (int, bool) {
 	for _, r := range resources {
 		if r.name == name {
 			return r.res, true
@@ -244,7 +244,7 @@ func (a Attrs) Apply() error {
 	syscall.Umask(int(a.Umask))
 	for _, l := range a.Limits {
 		if err := syscall.Setrlimit(l.Resource, &syscall.Rlimit{Cur: l.Cur, Max: l.Max}); err != nil {
-			return fmt.Errorf("limit %s=%s:%s: %w", Name(l.Resource), formatLimit(l.Cur), formatLimit(l.Max), err)
+			return fmt.Errorf("limit %s=%s:%s: %w", resourceName(l.Resource), formatLimit(l.Cur), formatLimit(l.Max), err)
 		}
 	}
 	return nil
@@ -256,7 +256,7 @@ func (a Attrs) String() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "umask=%04o", a.Umask)
 	for _, l := range a.Limits {
-		fmt.Fprintf(&b, " %s=%s:%s", Name(l.Resource), formatLimit(l.Cur), formatLimit(l.Max))
+		fmt.Fprintf(&b, " %s=%s:%s", resourceName(l.Resource), formatLimit(l.Cur), formatLimit(l.Max))
 	}
 	return b.String()
 }
@@ -274,7 +274,7 @@ func Parse(s string) (Attrs, error) {
 			a.Umask = uint32(m)
 			continue
 		}
-		res, ok := Resource(name)
+		res, ok := resourceNamed(name)
 		cs, ms, _ := strings.Cut(value, ":")
 		cur, err1 := parseLimit(cs)
 		max, err2 := parseLimit(ms)

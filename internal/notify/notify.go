@@ -41,9 +41,6 @@ func FromEnviron(environ []string, pid int) (Notifier, time.Duration) {
 	return n, time.Duration(usec) * time.Microsecond / 2
 }
 
-// Enabled reports whether there is a socket to notify.
-func (n Notifier) Enabled() bool { return n.socket != "" }
-
 // Send sends lines ("READY=1", "STATUS=…") as one notification.
 func (n Notifier) Send(lines ...string) error {
 	if n.socket == "" {
