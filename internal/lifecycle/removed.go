@@ -73,7 +73,7 @@ func (m *Manager) isRemoved(s *config.Service) bool { return m.cfg.Services[s.Na
 // status and stop).
 func (m *Manager) selectAll(names []string) ([]*config.Service, error) {
 	if len(names) == 0 {
-		return append(m.leaveShared(m.services()), m.removed()...), nil
+		return append(m.services(), m.removed()...), nil
 	}
 	var out []*config.Service
 	for _, n := range names {

@@ -33,6 +33,9 @@ func (m *Manager) Stop(ctx context.Context, names []string, opts StopOptions) er
 	if err != nil {
 		return err
 	}
+	if len(names) == 0 {
+		services = m.leaveShared(services)
+	}
 	return inOrder(ctx, services, m.dependents, func(ctx context.Context, s *config.Service) error {
 		return m.stopOne(ctx, s, opts)
 	})
