@@ -3,7 +3,8 @@
 # first installs (apt-get, as root) the servers the scenarios drive:
 # redis-server, ZooKeeper, a JDK for the JVM-behind-bash scenario, curl,
 # OpenSSH's server and client with iproute2 for the multi-host ones, and
-# useradd and perl for the ones that play another local user.
+# useradd and perl for the ones that play another local user, ansible-core
+# and python3-kazoo for the cluster's rolling restart and playbook.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -33,6 +34,10 @@ command -v script >/dev/null || need+=(bsdutils)
 command -v podman >/dev/null || need+=(podman)
 command -v runc >/dev/null || need+=(runc)
 dpkg -s busybox-static >/dev/null 2>&1 || need+=(busybox-static)
+# the ZooKeeper ensemble's rolling restart is watched by a real client
+python3 -c 'import kazoo' 2>/dev/null || need+=(python3-kazoo)
+# the Ansible example runs against the namespace hosts
+command -v ansible-playbook >/dev/null || need+=(ansible-core)
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing: ${need[*]}"
   export DEBIAN_FRONTEND=noninteractive

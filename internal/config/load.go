@@ -146,7 +146,7 @@ func (c *Config) applyDefaults() {
 			l.Interval = cmp.Or(l.Interval, Duration(DefaultLivenessInterval))
 			l.Timeout = cmp.Or(l.Timeout, Duration(DefaultLivenessTimeout))
 			l.FailureThreshold = cmp.Or(l.FailureThreshold, DefaultLivenessThreshold)
-			l.Check = &Ready{TCP: l.TCP, HTTP: l.HTTP, Exec: l.Exec, Log: l.Log, Timeout: l.Timeout}
+			l.Check = &Ready{TCP: l.TCP, HTTP: l.HTTP, Exec: l.Exec, Log: l.Log, Send: l.Send, Expect: l.Expect, Timeout: l.Timeout}
 		}
 		if s.Ready != nil && s.Ready.Timeout == 0 {
 			s.Ready.Timeout = Duration(DefaultReadyTimeout)
@@ -354,6 +354,16 @@ func (v *validator) checkReady(at []string, r *Ready) {
 			v.fail(append(at, "log"), "bad regular expression: %v", err)
 		}
 		r.LogPattern = re
+	}
+	if (r.Send != "" || r.Expect != "") && r.TCP == "" {
+		v.fail(at, "send and expect go with a tcp probe")
+	}
+	if r.Expect != "" {
+		re, err := regexp.Compile(r.Expect)
+		if err != nil {
+			v.fail(append(at, "expect"), "bad regular expression: %v", err)
+		}
+		r.ExpectPattern = re
 	}
 	if r.HTTP != "" && !strings.HasPrefix(r.HTTP, "http://") && !strings.HasPrefix(r.HTTP, "https://") {
 		v.fail(append(at, "http"), "want an http:// or https:// URL, got %q", r.HTTP)

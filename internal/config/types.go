@@ -134,14 +134,20 @@ func (l Limit) String() string {
 
 // Ready is a readiness probe: exactly one of TCP, HTTP, Exec or Log.
 type Ready struct {
-	TCP     string   `yaml:"tcp"`
-	HTTP    string   `yaml:"http"`
-	Exec    []string `yaml:"exec"`
-	Log     string   `yaml:"log"`
+	TCP  string   `yaml:"tcp"`
+	HTTP string   `yaml:"http"`
+	Exec []string `yaml:"exec"`
+	Log  string   `yaml:"log"`
+	// Send, with tcp, is written once connected; Expect, with tcp, is a
+	// pattern the server's answer must match (ZooKeeper's "srvr" answered
+	// "Mode: leader", redis's "PING" answered "+PONG").
+	Send    string   `yaml:"send" json:",omitempty"`
+	Expect  string   `yaml:"expect" json:",omitempty"`
 	Timeout Duration `yaml:"timeout"`
 
-	// LogPattern is Log compiled.
-	LogPattern *regexp.Regexp `yaml:"-"`
+	// LogPattern is Log compiled, ExpectPattern Expect.
+	LogPattern    *regexp.Regexp `yaml:"-"`
+	ExpectPattern *regexp.Regexp `yaml:"-" json:"-"`
 }
 
 // Liveness is a probe the supervisor runs while the service runs, once it
@@ -152,6 +158,8 @@ type Liveness struct {
 	HTTP             string   `yaml:"http"`
 	Exec             []string `yaml:"exec"`
 	Log              string   `yaml:"log"`
+	Send             string   `yaml:"send"`
+	Expect           string   `yaml:"expect"`
 	Interval         Duration `yaml:"interval"`
 	Timeout          Duration `yaml:"timeout"`
 	FailureThreshold int      `yaml:"failure_threshold"`

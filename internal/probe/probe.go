@@ -31,8 +31,16 @@ type Probe interface {
 	String() string
 }
 
-// TCP passes when a TCP connection to Addr is accepted.
-type TCP struct{ Addr string }
+// TCP passes when a TCP connection to Addr is accepted and, when Expect
+// is set, the server answers Send with something Expect matches.
+type TCP struct {
+	Addr   string
+	Send   string
+	Expect *regexp.Regexp
+}
+
+// answerLimit bounds what a tcp probe reads of an answer.
+const answerLimit = 64 << 10
 
 // Check implements Probe.
 func (p TCP) Check(ctx context.Context) error {
@@ -41,10 +49,50 @@ func (p TCP) Check(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	return conn.Close()
+	defer conn.Close()
+	if p.Send == "" && p.Expect == nil {
+		return nil
+	}
+	if deadline, ok := ctx.Deadline(); ok {
+		conn.SetDeadline(deadline)
+	}
+	if _, err := io.WriteString(conn, p.Send); err != nil {
+		return err
+	}
+	if p.Expect == nil {
+		return nil
+	}
+	return expectAnswer(conn, p.Expect)
 }
 
-func (p TCP) String() string { return "tcp " + p.Addr }
+// expectAnswer reads from conn until what it has read matches expect, or
+// the server closes the connection, or the deadline passes.
+func expectAnswer(conn net.Conn, expect *regexp.Regexp) error {
+	var answer []byte
+	buf := make([]byte, 4096)
+	for len(answer) < answerLimit {
+		n, err := conn.Read(buf)
+		answer = append(answer, buf[:n]...)
+		if expect.Match(answer) {
+			return nil
+		}
+		if err != nil {
+			first, _, _ := strings.Cut(strings.TrimSpace(string(answer)), "\n")
+			if first == "" {
+				return fmt.Errorf("no answer matching %q: %v", expect, err)
+			}
+			return fmt.Errorf("answer %q does not match %q", first, expect)
+		}
+	}
+	return fmt.Errorf("no answer matching %q in %d bytes", expect, answerLimit)
+}
+
+func (p TCP) String() string {
+	if p.Expect != nil {
+		return fmt.Sprintf("tcp %s expect %q", p.Addr, p.Expect)
+	}
+	return "tcp " + p.Addr
+}
 
 // HTTP passes when a GET of URL is answered with a 2xx status.
 type HTTP struct{ URL string }
@@ -203,7 +251,9 @@ type Target struct {
 
 // kinds builds each probe kind the config names (config.Ready.Kind).
 var kinds = map[string]func(r *config.Ready, t Target) Probe{
-	"tcp":  func(r *config.Ready, _ Target) Probe { return TCP{Addr: r.TCP} },
+	"tcp": func(r *config.Ready, _ Target) Probe {
+		return TCP{Addr: r.TCP, Send: unescape(r.Send), Expect: r.ExpectPattern}
+	},
 	"http": func(r *config.Ready, _ Target) Probe { return HTTP{URL: r.HTTP} },
 	"exec": func(r *config.Ready, t Target) Probe {
 		return Exec{Argv: r.Exec, Dir: t.Dir, Env: t.Env, Reaper: t.Reaper}
@@ -211,6 +261,13 @@ var kinds = map[string]func(r *config.Ready, t Target) Probe{
 	"log": func(r *config.Ready, t Target) Probe {
 		return &Log{File: t.LogFile, Pattern: r.LogPattern, Offset: t.LogOffset}
 	},
+}
+
+// unescape turns the \n, \r and \t a config may spell in a probe's send
+// into the bytes they name (YAML's plain and single-quoted scalars keep
+// them as two characters).
+func unescape(s string) string {
+	return strings.NewReplacer(`\n`, "\n", `\r`, "\r", `\t`, "\t").Replace(s)
 }
 
 // For returns the probe r describes, looking at t.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -13,6 +14,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -191,5 +193,49 @@ func TestExecProbesBesideTheReaper(t *testing.T) {
 	}
 	if failed > 0 {
 		t.Fatalf("%d of %d commands lost their exit", failed, 2*n)
+	}
+}
+
+// A tcp probe with expect passes only on an answer that matches: a
+// ZooKeeper still looking for its quorum answers srvr, but not with a
+// Mode a client can use.
+func TestTCPExpect(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	var mode atomic.Value
+	mode.Store("This ZooKeeper instance is not currently serving requests\n")
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				buf := make([]byte, 5)
+				if _, err := io.ReadFull(c, buf); err != nil || string(buf) != "srvr\n" {
+					return
+				}
+				io.WriteString(c, "Zookeeper version: 3.9\n"+mode.Load().(string))
+			}()
+		}
+	}()
+	r := &config.Ready{TCP: ln.Addr().String(), Send: `srvr\n`, ExpectPattern: regexp.MustCompile(`Mode: (leader|follower)`)}
+	p := For(r, Target{})
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	err = p.Check(ctx)
+	if err == nil || !strings.Contains(err.Error(), `"Zookeeper version: 3.9" does not match`) {
+		t.Fatalf("a server without quorum: %v; want its answer named", err)
+	}
+	mode.Store("Mode: follower\n")
+	if err := p.Check(ctx); err != nil {
+		t.Fatalf("a follower: %v", err)
+	}
+	if got := p.String(); got != `tcp `+r.TCP+` expect "Mode: (leader|follower)"` {
+		t.Errorf("String() = %s", got)
 	}
 }
