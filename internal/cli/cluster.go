@@ -47,13 +47,7 @@ func newClusterCmd(f *Factory) *cobra.Command {
 			RunE:              onCluster(f, (*cluster.Runner).Start),
 		},
 		stop,
-		&cobra.Command{
-			Use:               "restart [SERVICE...]",
-			Short:             "Stop then start services across the cluster",
-			Example:           "  daemonctl cluster restart api-server",
-			ValidArgsFunction: completeServices(f),
-			RunE:              onCluster(f, (*cluster.Runner).Restart),
-		},
+		newClusterRestartCmd(f),
 		newClusterStatusCmd(f),
 	)
 	return cmd
@@ -83,10 +77,11 @@ func onCluster(f *Factory, act func(r *cluster.Runner, ctx context.Context, name
 func clusterError(err error) error {
 	var failed *cluster.FailedError
 	var unknownHost *cluster.UnknownHostError
+	var roll *cluster.RollError
 	switch {
 	case errors.Is(err, cluster.ErrNoHosts), errors.As(err, &unknownHost):
 		return &ExitError{Code: ExitUsage, Err: err}
-	case errors.As(err, &failed):
+	case errors.As(err, &failed), errors.As(err, &roll):
 		return &ExitError{Code: ExitFailed, Err: err}
 	}
 	return err
@@ -107,6 +102,39 @@ func writeHostOutput(out, errOut io.Writer, res cluster.Result) {
 		return
 	}
 	prefix(errOut, res.Stderr)
+}
+
+func newClusterRestartCmd(f *Factory) *cobra.Command {
+	var (
+		rolling bool
+		batch   int
+	)
+	cmd := &cobra.Command{
+		Use:   "restart [SERVICE...]",
+		Short: "Stop then start services across the cluster, or roll them host by host",
+		Example: `  daemonctl cluster restart api-server
+  daemonctl cluster restart --rolling            # a host at a time, each ready before the next
+  daemonctl cluster restart --rolling --batch 2 worker-server`,
+		ValidArgsFunction: completeServices(f),
+		PreRunE: func(cmd *cobra.Command, _ []string) error {
+			switch {
+			case batch < 1:
+				return &ExitError{Code: ExitUsage, Err: fmt.Errorf("--batch %d: want 1 or more hosts", batch)}
+			case cmd.Flags().Changed("batch") && !rolling:
+				return &ExitError{Code: ExitUsage, Err: errors.New("--batch goes with --rolling")}
+			}
+			return nil
+		},
+		RunE: onCluster(f, func(r *cluster.Runner, ctx context.Context, names []string, report func(cluster.Step)) error {
+			if !rolling {
+				return r.Restart(ctx, names, report)
+			}
+			return r.RollingRestart(ctx, names, batch, report)
+		}),
+	}
+	cmd.Flags().BoolVar(&rolling, "rolling", false, "restart a host (or --batch hosts) at a time in dependency order, each ready before the next; stop at the first that is not")
+	cmd.Flags().IntVar(&batch, "batch", 1, "with --rolling, how many hosts restart at once")
+	return cmd
 }
 
 func newClusterStatusCmd(f *Factory) *cobra.Command {

@@ -115,7 +115,10 @@ func newStopCmd(f *Factory) *cobra.Command {
 }
 
 func newRestartCmd(f *Factory) *cobra.Command {
-	var rolling, asJSON bool
+	var (
+		opts   lifecycle.RestartOptions
+		asJSON bool
+	)
 	cmd := &cobra.Command{
 		Use:   "restart [SERVICE...]",
 		Short: "Stop then start services",
@@ -123,11 +126,12 @@ func newRestartCmd(f *Factory) *cobra.Command {
   daemonctl restart --rolling        # one at a time, each ready before the next`,
 		ValidArgsFunction: completeServices(f),
 		RunE: actOnServices(f, &asJSON, func(m *lifecycle.Manager, ctx context.Context, names []string) error {
-			return m.Restart(ctx, names, rolling)
+			return m.Restart(ctx, names, opts)
 		}),
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print what was done to each service as JSON, not progress lines")
-	cmd.Flags().BoolVar(&rolling, "rolling", false, "restart one service at a time, each ready before the next")
+	cmd.Flags().BoolVar(&opts.Rolling, "rolling", false, "restart one service at a time, each ready before the next")
+	cmd.Flags().BoolVar(&opts.NoDeps, "no-deps", false, "start only the named services again, not what they depend on (cluster restart runs those on their own hosts)")
 	return cmd
 }
 

@@ -13,13 +13,11 @@ import (
 	"fmt"
 	"os/exec"
 	"path"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/daemonctl/daemonctl/internal/config"
-	"github.com/daemonctl/daemonctl/internal/envfile"
 )
 
 // Result is what one host answered to one command.
@@ -40,6 +38,10 @@ type Runner struct {
 	// Limit, if set, keeps only the hosts it names: host names, or
 	// patterns (path.Match: "worker*", "ds[12]"), as Ansible's --limit.
 	Limit []string
+
+	controlOnce sync.Once
+	controlDir  string
+	controlErr  error
 }
 
 // UnknownHostError is a --hosts entry that names no host of the config.
@@ -173,47 +175,6 @@ func (r *Runner) runOne(ctx context.Context, host string, services []string, ver
 		res.Err = fmt.Errorf("ssh %s: %w", r.Config.Hosts[host].Address, err)
 	}
 	return res
-}
-
-// sshArgv is the ssh command line that runs daemonctl with args on h:
-// BatchMode, so that a missing key fails instead of prompting; the
-// config's connect timeout and options; and a remote command that finds
-// daemonctl in install_path (or its bin/) before the remote PATH.
-func (r *Runner) sshArgv(h *config.Host, args []string) []string {
-	argv := []string{
-		"-o", "BatchMode=yes",
-		"-o", "ConnectTimeout=" + strconv.Itoa(max(int(r.Config.SSH.ConnectTimeout.Std()/time.Second), 1)),
-	}
-	argv = append(argv, r.Config.SSH.Options...)
-	if h.Port != 0 {
-		argv = append(argv, "-p", strconv.Itoa(h.Port))
-	}
-	if h.User != "" {
-		argv = append(argv, "-l", h.User)
-	}
-	// Options end before the destination: an address is never an option.
-	return append(argv, "--", h.Address, remoteCommand(h, args))
-}
-
-// remoteCommand is the shell command run on h: ssh hands the remote
-// user's shell one string, so every word is quoted.
-func remoteCommand(h *config.Host, args []string) string {
-	binary, cfg := h.Binary, h.Config
-	if binary == "" {
-		binary = "daemonctl"
-	}
-	if cfg == "" {
-		cfg = "daemonctl.yaml"
-	}
-	var b strings.Builder
-	if h.InstallPath != "" {
-		fmt.Fprintf(&b, "cd %s && PATH=%s/bin:%s:$PATH ", envfile.Quote(h.InstallPath), envfile.Quote(h.InstallPath), envfile.Quote(h.InstallPath))
-	}
-	b.WriteString("exec " + envfile.Quote(binary) + " --config " + envfile.Quote(cfg))
-	for _, a := range args {
-		b.WriteString(" " + envfile.Quote(a))
-	}
-	return b.String()
 }
 
 func lastLine(b []byte, fallback string) string {

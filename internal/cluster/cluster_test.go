@@ -2,6 +2,10 @@ package cluster
 
 import (
 	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
 	"os/exec"
 	"reflect"
 	"testing"
@@ -27,6 +31,7 @@ func runner(t *testing.T) *Runner {
 	if err != nil {
 		t.Fatal(err)
 	}
+	cfg.RunDir = t.TempDir()
 	return &Runner{Config: cfg}
 }
 
@@ -102,11 +107,64 @@ func TestRemoteCommand(t *testing.T) {
 	}
 	r := runner(t)
 	argv := r.sshArgv(r.Config.Hosts["n2"], []string{"status"})
-	want := []string{"-o", "BatchMode=yes", "-o", "ConnectTimeout=10", "-p", "2222", "-l", "ds", "--", "n2", "exec daemonctl --config daemonctl.yaml status"}
+	socket := filepath.Join(r.Config.RunDir, "ssh", r.socketName(r.Config.Hosts["n2"]))
+	want := []string{"-o", "BatchMode=yes", "-o", "ConnectTimeout=10",
+		"-o", "ControlMaster=auto", "-o", "ControlPath=" + socket, "-o", "ControlPersist=60",
+		"-p", "2222", "-l", "ds", "--", "n2", "exec daemonctl --config daemonctl.yaml status"}
 	if !reflect.DeepEqual(argv, want) {
 		t.Errorf("ssh argv = %q, want %q", argv, want)
 	}
 	if got := remoteCommand(r.Config.Hosts["n1"], nil); got != `cd '/opt/ds it'\''s' && PATH='/opt/ds it'\''s'/bin:'/opt/ds it'\''s':$PATH exec daemonctl --config daemonctl.yaml` {
 		t.Errorf("remote command with install_path = %s", got)
+	}
+}
+
+// A run_dir too deep for a socket's path moves the control sockets to a
+// directory of the user's own in the temp dir; one that others can write
+// is not used, and control_persist: 0 turns sharing off.
+func TestControlDir(t *testing.T) {
+	deep := filepath.Join(t.TempDir(), strings.Repeat("d", 100))
+	dir, err := controlDir(deep)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := filepath.Join(os.TempDir(), fmt.Sprintf("daemonctl-ssh-%d", os.Geteuid())); dir != want {
+		t.Errorf("control dir for a deep run_dir = %s, want %s", dir, want)
+	}
+	open := t.TempDir()
+	if err := os.Mkdir(filepath.Join(open, "ssh"), 0o777); err != nil {
+		t.Fatal(err)
+	}
+	os.Chmod(filepath.Join(open, "ssh"), 0o777)
+	if _, err := controlDir(open); err == nil || !strings.Contains(err.Error(), "can be written by others") {
+		t.Errorf("a world-writable control dir: %v", err)
+	}
+	r := runner(t)
+	off := config.Duration(0)
+	r.Config.SSH.ControlPersist = &off
+	if argv := strings.Join(r.sshArgv(r.Config.Hosts["n2"], nil), " "); strings.Contains(argv, "Control") {
+		t.Errorf("control_persist 0 still shares: %s", argv)
+	}
+}
+
+// A rolling restart goes level by level across the cluster, a batch of
+// hosts at a time within a level.
+func TestRollPlan(t *testing.T) {
+	r := runner(t)
+	for size, want := range map[int]string{
+		1: "n1 (registry) | n1 (master) | n2 (worker) | n3 (worker)",
+		2: "n1 (registry) | n1 (master) | n2 (worker), n3 (worker)",
+	} {
+		plan, err := r.RollPlan([]string{"registry", "master", "worker"}, size)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, b := range plan {
+			got = append(got, b.String())
+		}
+		if strings.Join(got, " | ") != want {
+			t.Errorf("batch %d: %s, want %s", size, strings.Join(got, " | "), want)
+		}
 	}
 }

@@ -34,6 +34,7 @@ const (
 	DefaultRestartLimit      = 5
 	DefaultSSHParallel       = 10
 	DefaultSSHTimeout        = 10 * time.Second
+	DefaultControlPersist    = 60 * time.Second
 )
 
 // EnvVar names the variable that points daemonctl at its config file.
@@ -125,6 +126,7 @@ func (c *Config) applyDefaults() {
 	if c.SSH.ConnectTimeout == 0 {
 		c.SSH.ConnectTimeout = Duration(DefaultSSHTimeout)
 	}
+	setDefault(&c.SSH.ControlPersist, Duration(DefaultControlPersist))
 	for name, s := range c.Services {
 		if s == nil {
 			s = &Service{}

@@ -249,6 +249,10 @@ type SSH struct {
 	Parallel       int      `yaml:"parallel"`
 	ConnectTimeout Duration `yaml:"connect_timeout"`
 	Options        []string `yaml:"options"`
+	// ControlPersist is how long the one connection a cluster command
+	// opens to each host (OpenSSH's ControlMaster) stays open after the
+	// command, for the next one to reuse; 0 opens a connection per step.
+	ControlPersist *Duration `yaml:"control_persist"`
 }
 
 // Var is one environment variable assignment from the config.

@@ -159,9 +159,9 @@ func (m *Manager) clearStale(s *config.Service, o state.Observation) error {
 }
 
 // Restart stops the named services (all when none is named) and starts
-// them again. With rolling, it restarts them one at a time in dependency
+// them again. With opts.Rolling, it restarts them one at a time in dependency
 // order, each running and ready before the next is stopped.
-func (m *Manager) Restart(ctx context.Context, names []string, rolling bool) error {
+func (m *Manager) Restart(ctx context.Context, names []string, opts RestartOptions) error {
 	services, err := m.selectConfigured(names)
 	if err != nil {
 		return err
@@ -174,19 +174,32 @@ func (m *Manager) Restart(ctx context.Context, names []string, rolling bool) err
 		names = serviceNames(services)
 	}
 	defer m.relabel(serviceNames(services), ActionStarted, ActionRestarted)
-	if !rolling {
+	start := m.Start
+	if opts.NoDeps {
+		start = m.StartOnly
+	}
+	if !opts.Rolling {
 		if err := m.Stop(ctx, names, StopOptions{}); err != nil {
 			return err
 		}
-		return m.Start(ctx, names)
+		return start(ctx, names)
 	}
 	for _, s := range config.TopoOrder(services) {
 		if err := m.stopOne(ctx, s, StopOptions{}); err != nil {
 			return err
 		}
-		if err := m.Start(ctx, []string{s.Name}); err != nil {
+		if err := start(ctx, []string{s.Name}); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// RestartOptions change how Restart goes about it.
+type RestartOptions struct {
+	// Rolling restarts one service at a time, each ready before the next.
+	Rolling bool
+	// NoDeps starts only the named services again, not what they depend
+	// on (which `cluster restart` sees to on their own hosts).
+	NoDeps bool
 }

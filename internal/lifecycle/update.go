@@ -53,7 +53,7 @@ func (m *Manager) Update(ctx context.Context) (UpdatePlan, error) {
 		errs = append(errs, m.Stop(ctx, plan.Stop, StopOptions{}))
 	}
 	if len(plan.Restart) > 0 {
-		errs = append(errs, m.Restart(ctx, plan.Restart, false))
+		errs = append(errs, m.Restart(ctx, plan.Restart, RestartOptions{}))
 	}
 	if len(plan.Start) > 0 {
 		errs = append(errs, m.Start(ctx, plan.Start))

@@ -109,7 +109,7 @@ func (l *Lab) startSSHD(h *Host) error {
 		"PasswordAuthentication no",
 		"KbdInteractiveAuthentication no",
 		"MaxStartups 100",
-		"LogLevel ERROR",
+		"LogLevel INFO", // "Accepted publickey" lines count connections
 	}
 	if len(l.SessionEnv) > 0 {
 		lines = append(lines, "SetEnv "+strings.Join(l.SessionEnv, " "))
