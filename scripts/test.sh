@@ -35,7 +35,7 @@ command -v podman >/dev/null || need+=(podman)
 command -v runc >/dev/null || need+=(runc)
 dpkg -s busybox-static >/dev/null 2>&1 || need+=(busybox-static)
 # the ZooKeeper ensemble's rolling restart is watched by a real client
-python3 -c 'import kazoo' 2>/dev/null || need+=(python3-kazoo)
+/usr/bin/python3 -c 'import kazoo' 2>/dev/null || need+=(python3-kazoo)
 # the Ansible example runs against the namespace hosts
 command -v ansible-playbook >/dev/null || need+=(ansible-core)
 if [ ${#need[@]} -gt 0 ]; then

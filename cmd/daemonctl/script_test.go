@@ -110,6 +110,12 @@ func scriptCondition(cond string) (bool, error) {
 	case "useradd":
 		_, err := exec.LookPath("useradd")
 		return err == nil && os.Geteuid() == 0, nil
+	case "kazoo":
+		// Debian's python3-kazoo is for Debian's python3, whatever PATH finds first
+		return exec.Command("/usr/bin/python3", "-c", "import kazoo").Run() == nil, nil
+	case "ansible":
+		_, err := exec.LookPath("ansible-playbook")
+		return err == nil, nil
 	case "netns":
 		for _, tool := range []string{"ip", "ssh", "ssh-keygen", "/usr/sbin/sshd"} {
 			if _, err := exec.LookPath(tool); err != nil {

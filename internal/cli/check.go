@@ -69,7 +69,7 @@ func printService(w io.Writer, s *config.Service) {
 		fmt.Fprintf(w, "    depends_on: %s\n", strings.Join(s.DependsOn, ", "))
 	}
 	if s.Ready != nil {
-		fmt.Fprintf(w, "    ready: %s %s (timeout %s)\n", s.Ready.Kind(), s.Ready.Target(), s.Ready.Timeout.Std())
+		fmt.Fprintf(w, "    ready: %s (timeout %s)\n", s.Ready, s.Ready.Timeout.Std())
 	}
 	fmt.Fprintf(w, "    restart: %s\n", s.Restart)
 	fmt.Fprintf(w, "    log rotation: at %s, keep %d\n", *s.LogMaxSize, *s.LogMaxFiles)

@@ -232,6 +232,16 @@ func (r *Ready) Target() string {
 	return ""
 }
 
+// String names the probe for messages: its kind and target, and what a
+// tcp probe expects ("tcp 127.0.0.1:2181 expect \"Mode: leader\"").
+func (r *Ready) String() string {
+	s := r.Kind() + " " + r.Target()
+	if r.Expect != "" {
+		s += fmt.Sprintf(" expect %q", r.Expect)
+	}
+	return s
+}
+
 // Host is a machine that `cluster` commands reach over OpenSSH.
 type Host struct {
 	Name        string   `yaml:"-"`

@@ -332,7 +332,7 @@ func readyNote(s *config.Service, took time.Duration) string {
 	if s.Ready == nil {
 		return ""
 	}
-	return fmt.Sprintf(", ready after %s: %s %s", took.Round(time.Millisecond), s.Ready.Kind(), s.Ready.Target())
+	return fmt.Sprintf(", ready after %s: %s", took.Round(time.Millisecond), s.Ready)
 }
 
 // awaitExisting waits until an instance some other command started is

@@ -2,7 +2,8 @@
 // machine: each host is a network namespace joined to the caller's by a
 // veth pair with link-local addresses, with an OpenSSH server listening
 // inside it that lets root in with a key the lab generates. The hosts
-// share the filesystem but for root's home, which is each host's own;
+// share the filesystem but for root's home, which is each host's own, and
+// reach one another through the caller's namespace, which routes for them;
 // processes started over ssh run in the host's network namespace, so each
 // has its own loopback and its own abstract unix sockets. It needs root,
 // iproute2 and sshd.
@@ -61,6 +62,11 @@ func New(dir, prefix string) (*Lab, error) {
 			return nil, err
 		}
 	}
+	// Hosts reach one another (a ZooKeeper ensemble's members talk)
+	// through this namespace, which routes between their links.
+	if err := os.WriteFile("/proc/sys/net/ipv4/ip_forward", []byte("1\n"), 0o644); err != nil {
+		return nil, fmt.Errorf("enable forwarding between hosts: %w", err)
+	}
 	// sshd's privilege separation directory
 	return l, os.MkdirAll("/run/sshd", 0o755)
 }
@@ -88,6 +94,8 @@ func (l *Lab) AddHost(name string) (*Host, error) {
 		{"ip", "-n", ns, "addr", "add", h.Address + "/30", "dev", ns + "b"},
 		{"ip", "-n", ns, "link", "set", ns + "b", "up"},
 		{"ip", "-n", ns, "link", "set", "lo", "up"},
+		// the hosts reach one another through this one, as on a LAN
+		{"ip", "-n", ns, "route", "add", "default", "via", outer},
 	} {
 		if err := run(argv[0], argv[1:]...); err != nil {
 			return nil, fmt.Errorf("host %s: %w", name, err)

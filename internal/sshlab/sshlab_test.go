@@ -27,7 +27,13 @@ func TestHost(t *testing.T) {
 		lab.Close()
 		t.Fatal(err)
 	}
-	args := append(lab.SSHOptions(), "--", h.Address, "cat /proc/net/dev | grep -c :; readlink /proc/self/ns/net")
+	h2, err := lab.AddHost("h2")
+	if err != nil {
+		lab.Close()
+		t.Fatal(err)
+	}
+	// from h1, h2's sshd answers: the hosts reach one another
+	args := append(lab.SSHOptions(), "--", h.Address, "cat /proc/net/dev | grep -c :; readlink /proc/self/ns/net; timeout 5 bash -c 'exec 3<>/dev/tcp/"+h2.Address+"/22; head -c 7 <&3'")
 	out, err := exec.Command("ssh", args...).CombinedOutput()
 	if err != nil {
 		lab.Close()
@@ -36,6 +42,9 @@ func TestHost(t *testing.T) {
 	own, _ := os.Readlink("/proc/self/ns/net")
 	if strings.Contains(string(out), own) {
 		t.Errorf("the session ran in this namespace (%s), not the host's: %s", own, out)
+	}
+	if !strings.Contains(string(out), "SSH-2.0") {
+		t.Errorf("h1 could not reach h2's sshd: %s", out)
 	}
 	lab.Close()
 	if out, _ := exec.Command("ip", "netns", "list").Output(); strings.Contains(string(out), h.Namespace) {
