@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -49,6 +50,7 @@ func newClusterCmd(f *Factory) *cobra.Command {
 		stop,
 		newClusterRestartCmd(f),
 		newClusterStatusCmd(f),
+		newClusterDiffCmd(f),
 	)
 	return cmd
 }
@@ -180,29 +182,113 @@ func newClusterStatusCmd(f *Factory) *cobra.Command {
 }
 
 // writeClusterTable prints every host's status table under one header,
-// with the host first on each line, then what went wrong with any host.
+// with the host first on each line and a CONFIG column for drift (the
+// host's config differs from this one's; the running server's from its
+// host's config), then what went wrong with any host, the drift, and
+// which daemonctl each host runs.
 func writeClusterTable(w io.Writer, hosts []cluster.HostStatus) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "HOST\tSERVICE\tSTATE\tPID\tUPTIME\tREADY\tRESTARTS\tLAST EXIT")
+	fmt.Fprintln(tw, "HOST\tSERVICE\tSTATE\tPID\tUPTIME\tREADY\tRESTARTS\tLAST EXIT\tCONFIG")
 	var notes bytes.Buffer
+	versions := map[string][]string{}
+	var versionOrder []string
 	for _, h := range hosts {
 		if h.Error != nil {
-			fmt.Fprintf(tw, "%s\t-\tUNREACHABLE\t-\t-\t-\t-\t-\n", h.Host)
+			fmt.Fprintf(tw, "%s\t-\tUNREACHABLE\t-\t-\t-\t-\t-\t-\n", h.Host)
 			fmt.Fprintf(&notes, "%s: %s\n", h.Host, *h.Error)
 			continue
 		}
+		if versions[h.Version] == nil {
+			versionOrder = append(versionOrder, h.Version)
+		}
+		versions[h.Version] = append(versions[h.Version], h.Host)
 		for _, st := range h.Services {
-			fmt.Fprintf(tw, "%s\t%s\n", h.Host, statusRow(st))
+			differs := slices.Contains(h.ConfigDiffers, st.Name)
+			fmt.Fprintf(tw, "%s\t%s\t%s\n", h.Host, statusRow(st), configColumn(differs, st.ConfigChanged))
 			if st.Detail != "" {
 				fmt.Fprintf(&notes, "%s: %s: %s\n", h.Host, st.Name, st.Detail)
+			}
+			if differs {
+				fmt.Fprintf(&notes, "%s: %s: its config there differs from this one's; see: daemonctl cluster diff %s\n", h.Host, st.Name, st.Name)
+			}
+			if st.ConfigChanged {
+				fmt.Fprintf(&notes, "%s: %s: runs with settings its host's config no longer has; restart it there to apply\n", h.Host, st.Name)
 			}
 		}
 	}
 	if err := tw.Flush(); err != nil {
 		return err
 	}
+	for _, v := range versionOrder {
+		fmt.Fprintf(&notes, "daemonctl %s on %s\n", v, strings.Join(versions[v], ", "))
+	}
 	_, err := w.Write(notes.Bytes())
 	return err
+}
+
+// configColumn is a service's CONFIG cell in cluster status: "same", or
+// what differs: "differs" (the host's config from this one's),
+// "changed" (the running server from its host's config), or both.
+func configColumn(differs, changed bool) string {
+	switch {
+	case differs && changed:
+		return "differs,changed"
+	case differs:
+		return "differs"
+	case changed:
+		return "changed"
+	}
+	return "same"
+}
+
+func newClusterDiffCmd(f *Factory) *cobra.Command {
+	return &cobra.Command{
+		Use:   "diff [SERVICE...]",
+		Short: "Show how each host's settings for its services differ from this config's (secrets masked; exit 1 if any do)",
+		Example: `  daemonctl cluster diff
+  daemonctl cluster diff worker-server`,
+		ValidArgsFunction: completeServices(f),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cfg, err := f.Config()
+			if err != nil {
+				return err
+			}
+			drifts, unreachable, err := (&cluster.Runner{Config: cfg, Limit: f.Hosts}).Diff(cmd.Context(), args)
+			if err != nil {
+				return clusterError(err)
+			}
+			if err := writeDiff(f.IO.Out, drifts); err != nil {
+				return err
+			}
+			for _, h := range unreachable {
+				fmt.Fprintf(f.IO.Err, "%s: %s\n", h.Host, *h.Error)
+			}
+			switch {
+			case len(unreachable) > 0:
+				return &ExitError{Code: ExitStatusUnknown}
+			case len(drifts) > 0:
+				return &ExitError{Code: ExitFailed}
+			}
+			fmt.Fprintln(f.IO.Out, "every host's settings are this config's")
+			return nil
+		},
+	}
+}
+
+// writeDiff prints each differing setting: host, service, key, the
+// value here and there.
+func writeDiff(w io.Writer, drifts []cluster.Drift) error {
+	if len(drifts) == 0 {
+		return nil
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "HOST\tSERVICE\tSETTING\tHERE\tTHERE")
+	for _, d := range drifts {
+		for _, k := range d.Keys {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", d.Host, d.Service, k, d.Here[k], d.There[k])
+		}
+	}
+	return tw.Flush()
 }
 
 // statusRow is one service's columns of a status table, tab-separated.

@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/daemonctl/daemonctl/internal/config"
+	"github.com/daemonctl/daemonctl/internal/drift"
 	"github.com/daemonctl/daemonctl/internal/lifecycle"
 	"github.com/daemonctl/daemonctl/internal/state"
 )
@@ -25,6 +26,7 @@ const ExitStatusUnknown = 4
 func newStatusCmd(f *Factory) *cobra.Command {
 	var (
 		asJSON   bool
+		settings bool
 		watch    bool
 		interval time.Duration
 	)
@@ -52,9 +54,12 @@ func newStatusCmd(f *Factory) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if asJSON {
+			switch {
+			case asJSON && settings:
+				err = writeStatusWithSettings(f.IO.Out, m.Config(), statuses)
+			case asJSON:
 				err = writeStatusJSON(f.IO.Out, statuses)
-			} else {
+			default:
 				err = writeStatusTable(f.IO.Out, statuses)
 			}
 			if err != nil {
@@ -67,6 +72,7 @@ func newStatusCmd(f *Factory) *cobra.Command {
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	cmd.Flags().BoolVar(&settings, "settings", false, "with --json, add daemonctl's version and each service's launch settings, secrets masked (what cluster status and cluster diff compare across hosts)")
 	cmd.Flags().BoolVarP(&watch, "watch", "w", false, "redraw the table until interrupted")
 	cmd.Flags().DurationVar(&interval, "interval", time.Second, "with --watch, time between redraws")
 	return cmd
@@ -139,6 +145,31 @@ func writeStatusJSON(w io.Writer, statuses []state.Status) error {
 	return enc.Encode(struct {
 		Services []state.Status `json:"services"`
 	}{statuses})
+}
+
+// writeStatusWithSettings is status --json --settings: the statuses,
+// this daemonctl's version, and the launch settings of every service
+// shown that the config has.
+func writeStatusWithSettings(w io.Writer, cfg *config.Config, statuses []state.Status) error {
+	out := struct {
+		Services []state.Status          `json:"services"`
+		Version  string                  `json:"version"`
+		Settings []drift.ServiceSettings `json:"settings"`
+	}{statuses, version(), []drift.ServiceSettings{}}
+	for _, st := range statuses {
+		s := cfg.Services[st.Name]
+		if s == nil {
+			continue
+		}
+		ss, err := drift.Settings(cfg, s)
+		if err != nil {
+			return fmt.Errorf("%s: %w", s.Name, err)
+		}
+		out.Settings = append(out.Settings, ss)
+	}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(out)
 }
 
 func writeStatusTable(w io.Writer, statuses []state.Status) error {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/daemonctl/daemonctl/internal/config"
+	"github.com/daemonctl/daemonctl/internal/drift"
 	"github.com/daemonctl/daemonctl/internal/state"
 )
 
@@ -127,6 +128,14 @@ type HostStatus struct {
 	Host     string         `json:"host"`
 	Error    *string        `json:"error"`
 	Services []state.Status `json:"services"`
+	// Version is the host's daemonctl's.
+	Version string `json:"version"`
+	// Settings are the host's services' launch settings, secrets masked.
+	Settings []drift.ServiceSettings `json:"-"`
+	// ConfigDiffers names the services whose settings on the host (its
+	// config, its env files) differ from the local config's: `cluster
+	// diff` shows how.
+	ConfigDiffers []string `json:"config_differs"`
 }
 
 // Status asks every host that runs one of names for its status, all at
@@ -134,7 +143,7 @@ type HostStatus struct {
 // the LSB exit code of the whole: worst wins, and a host that cannot be
 // asked counts as unknown (4).
 func (r *Runner) Status(ctx context.Context, names []string) ([]HostStatus, int, error) {
-	results, err := r.Run(ctx, "status", []string{"--json"}, names)
+	results, err := r.Run(ctx, "status", []string{"--json", "--settings"}, names)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -142,9 +151,11 @@ func (r *Runner) Status(ctx context.Context, names []string) ([]HostStatus, int,
 	var all []state.Status
 	unreachable := false
 	for i, res := range results {
-		hs := HostStatus{Host: res.Host, Services: []state.Status{}}
+		hs := HostStatus{Host: res.Host, Services: []state.Status{}, ConfigDiffers: []string{}}
 		var answer struct {
-			Services []state.Status `json:"services"`
+			Services []state.Status          `json:"services"`
+			Version  string                  `json:"version"`
+			Settings []drift.ServiceSettings `json:"settings"`
 		}
 		switch {
 		case res.Err != nil:
@@ -154,10 +165,21 @@ func (r *Runner) Status(ctx context.Context, names []string) ([]HostStatus, int,
 			msg := fmt.Sprintf("no status from daemonctl (exit %d): %s", res.Code, lastLine(res.Stderr, "no output"))
 			hs.Error, unreachable = &msg, true
 		default:
-			hs.Services = answer.Services
+			hs.Services, hs.Version, hs.Settings = answer.Services, answer.Version, answer.Settings
 			all = append(all, answer.Services...)
 		}
 		out[i] = hs
+	}
+	drifts, err := Compare(r.Config, out)
+	if err != nil {
+		return nil, 0, err
+	}
+	for i := range out {
+		for _, d := range drifts {
+			if d.Host == out[i].Host {
+				out[i].ConfigDiffers = append(out[i].ConfigDiffers, d.Service)
+			}
+		}
 	}
 	code := state.ExitCode(all)
 	if unreachable {

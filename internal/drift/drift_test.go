@@ -48,3 +48,39 @@ func TestFingerprint(t *testing.T) {
 		t.Error("a missing env file left the fingerprint alone")
 	}
 }
+
+// Two hosts with the same config under different install paths have the
+// same settings; an env file that differs shows as the keys it changes,
+// a secret masked on both sides but still compared.
+func TestSettingsAcrossHosts(t *testing.T) {
+	host := func(envContent string) ServiceSettings {
+		t.Helper()
+		dir := t.TempDir()
+		os.WriteFile(filepath.Join(dir, "app.env"), []byte(envContent), 0o600)
+		os.Mkdir(filepath.Join(dir, "bin"), 0o755)
+		src := "services:\n  web:\n    command: [" + filepath.Join(dir, "bin", "server") + ", --port, '80']\n    dir: bin\n    env_file: app.env\n    limits: {nofile: 4096}\n"
+		cfg, err := config.Parse(filepath.Join(dir, "daemonctl.yaml"), []byte(src))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ss, err := Settings(cfg, cfg.Services["web"])
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ss
+	}
+	a := host("DB_PASSWORD=hunter22\nMODE=a\n")
+	if b := host("DB_PASSWORD=hunter22\nMODE=a\n"); a.Hash != b.Hash {
+		t.Errorf("same config, other install path: %v vs %v", a.Settings, b.Settings)
+	}
+	if got := a.Settings["command"].Value + " | " + a.Settings["dir"].Value + " | " + a.Settings["limits.nofile"].Value; got != "bin/server --port 80 | bin | 4096" {
+		t.Errorf("settings shown as %q", got)
+	}
+	c := host("DB_PASSWORD=hunter23\nMODE=b\n")
+	if keys := Diff(a, c); len(keys) != 2 || keys[0] != "env.DB_PASSWORD" || keys[1] != "env.MODE" {
+		t.Errorf("diff = %v, want env.DB_PASSWORD and env.MODE", keys)
+	}
+	if v := c.Settings["env.DB_PASSWORD"].Value; v != "********" {
+		t.Errorf("a secret shown as %q", v)
+	}
+}
