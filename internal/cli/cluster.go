@@ -40,15 +40,15 @@ func newClusterCmd(f *Factory) *cobra.Command {
 	}
 	stop.Flags().DurationVar(&timeout, "timeout", 0, "grace period before SIGKILL (default: each service's stop_timeout)")
 	cmd.AddCommand(
-		&cobra.Command{
+		addJSONFlag(&cobra.Command{
 			Use:               "start [SERVICE...]",
 			Short:             "Start services on every host that runs them, a dependency level at a time",
-			Example:           "  daemonctl cluster start\n  daemonctl cluster start master-server worker-server",
+			Example:           "  daemonctl cluster start\n  daemonctl cluster start --json master-server worker-server",
 			ValidArgsFunction: completeServices(f),
 			RunE:              onCluster(f, (*cluster.Runner).Start),
-		},
-		stop,
-		newClusterRestartCmd(f),
+		}),
+		addJSONFlag(stop),
+		addJSONFlag(newClusterRestartCmd(f)),
 		newClusterStatusCmd(f),
 		newClusterDiffCmd(f),
 	)
@@ -57,7 +57,9 @@ func newClusterCmd(f *Factory) *cobra.Command {
 
 // onCluster is the RunE of the cluster commands that act on services:
 // every host's output is printed as it finishes, each line prefixed with
-// the host's name.
+// the host's name. With --json it gives each host's daemonctl --json and
+// prints what they all answered as one document once done:
+// {"hosts": [{"host", "error", "results": [{"service", "action", "error"}]}]}.
 func onCluster(f *Factory, act func(r *cluster.Runner, ctx context.Context, names []string, report func(cluster.Step)) error) func(*cobra.Command, []string) error {
 	return func(cmd *cobra.Command, args []string) error {
 		cfg, err := f.Config()
@@ -65,25 +67,57 @@ func onCluster(f *Factory, act func(r *cluster.Runner, ctx context.Context, name
 			return err
 		}
 		r := &cluster.Runner{Config: cfg, Limit: f.Hosts}
-		err = act(r, cmd.Context(), args, func(step cluster.Step) {
-			for _, res := range step.Results {
-				writeHostOutput(f.IO.Out, f.IO.Err, res)
-			}
-		})
-		return clusterError(err)
+		asJSON, _ := cmd.Flags().GetBool("json")
+		if !asJSON {
+			return clusterError(act(r, cmd.Context(), args, func(step cluster.Step) {
+				for _, res := range step.Results {
+					writeHostOutput(f.IO.Out, f.IO.Err, res)
+				}
+			}))
+		}
+		r.RemoteArgs = []string{"--json"}
+		var outcomes cluster.Outcomes
+		err = act(r, cmd.Context(), args, outcomes.Add)
+		if err != nil && !clusterFailure(err) {
+			return clusterError(err) // not about a host: a usage or config error
+		}
+		outcomes.NotAttempted(r, err)
+		enc := json.NewEncoder(f.IO.Out)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(struct {
+			Hosts []cluster.HostOutcomes `json:"hosts"`
+		}{outcomes.List(cfg.HostOrder)}); err != nil {
+			return err
+		}
+		if err != nil {
+			return &ExitError{Code: ExitFailed}
+		}
+		return nil
 	}
+}
+
+// clusterFailure reports whether err is hosts failing, as opposed to a
+// command that could not begin.
+func clusterFailure(err error) bool {
+	var failed *cluster.FailedError
+	var roll *cluster.RollError
+	return errors.As(err, &failed) || errors.As(err, &roll)
+}
+
+// addJSONFlag gives a cluster command that acts on services --json.
+func addJSONFlag(cmd *cobra.Command) *cobra.Command {
+	cmd.Flags().Bool("json", false, "print what each host did to each service as JSON, not progress lines")
+	return cmd
 }
 
 // clusterError gives a cluster command's error its exit code: 2 for a
 // config with no hosts, 1 for hosts that failed.
 func clusterError(err error) error {
-	var failed *cluster.FailedError
 	var unknownHost *cluster.UnknownHostError
-	var roll *cluster.RollError
 	switch {
 	case errors.Is(err, cluster.ErrNoHosts), errors.As(err, &unknownHost):
 		return &ExitError{Code: ExitUsage, Err: err}
-	case errors.As(err, &failed), errors.As(err, &roll):
+	case clusterFailure(err):
 		return &ExitError{Code: ExitFailed, Err: err}
 	}
 	return err

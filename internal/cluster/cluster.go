@@ -38,6 +38,9 @@ type Runner struct {
 	// Limit, if set, keeps only the hosts it names: host names, or
 	// patterns (path.Match: "worker*", "ds[12]"), as Ansible's --limit.
 	Limit []string
+	// RemoteArgs are added to every daemonctl command run on a host
+	// ("--json").
+	RemoteArgs []string
 
 	controlOnce sync.Once
 	controlDir  string
@@ -154,7 +157,9 @@ func (r *Runner) runOn(ctx context.Context, targets map[string][]string, hosts [
 // runOne runs the command on one host.
 func (r *Runner) runOne(ctx context.Context, host string, services []string, verb string, args []string) Result {
 	res := Result{Host: host, Code: -1}
-	argv := r.sshArgv(r.Config.Hosts[host], append(append([]string{verb}, args...), services...))
+	words := append([]string{verb}, args...)
+	words = append(words, r.RemoteArgs...)
+	argv := r.sshArgv(r.Config.Hosts[host], append(words, services...))
 	cmd := exec.CommandContext(ctx, "ssh", argv...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr

@@ -13,6 +13,9 @@ const (
 	ActionStopped        = "stopped"
 	ActionNotRunning     = "not_running"
 	ActionFailed         = "failed"
+	// ActionNotAttempted is a cluster command's: the service's turn never
+	// came, because an earlier step failed.
+	ActionNotAttempted = "not_attempted"
 )
 
 // Outcome is what a command did to one service.
