@@ -49,6 +49,13 @@ func newClusterCmd(f *Factory) *cobra.Command {
 		}),
 		addJSONFlag(stop),
 		addJSONFlag(newClusterRestartCmd(f)),
+		addJSONFlag(&cobra.Command{
+			Use:               "update [SERVICE...]",
+			Short:             "Bring every host in line with its config, a dependency level at a time: start added, restart changed, stop removed",
+			Example:           "  daemonctl cluster update\n  daemonctl cluster update --json --hosts 'worker*'",
+			ValidArgsFunction: completeServices(f),
+			RunE:              onCluster(f, (*cluster.Runner).Update),
+		}),
 		newClusterStatusCmd(f),
 		newClusterDiffCmd(f),
 	)

@@ -11,23 +11,32 @@ import (
 )
 
 func newUpdateCmd(f *Factory) *cobra.Command {
-	var dryRun, asJSON bool
+	var (
+		dryRun, asJSON bool
+		opts           lifecycle.UpdateOptions
+	)
 	cmd := &cobra.Command{
-		Use:   "update",
+		Use:   "update [SERVICE...]",
 		Short: "Bring the running services in line with the config: start added, stop removed, restart changed",
 		Example: `  daemonctl update --dry-run        # what would change
-  daemonctl update`,
-		Args: cobra.NoArgs,
+  daemonctl update
+  daemonctl update --json --no-deps worker-server   # this host's share of a cluster`,
+		ValidArgsFunction: completeServices(f),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			m, err := f.manager(asJSON)
 			if err != nil {
 				return err
 			}
+			opts.Names = args
 			if dryRun {
-				printPlan(f.IO.Out, m.PlanUpdate(), "would ")
+				plan, err := m.PlanUpdate(opts)
+				if err != nil {
+					return reportFailures(f.IO.Err, err)
+				}
+				printPlan(f.IO.Out, plan, "would ")
 				return nil
 			}
-			plan, err := m.Update(cmd.Context())
+			plan, err := m.Update(cmd.Context(), opts)
 			if asJSON {
 				return writeOutcomes(f.IO.Out, m, err)
 			}
@@ -37,6 +46,7 @@ func newUpdateCmd(f *Factory) *cobra.Command {
 	}
 	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "print what would be done, do nothing")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print what was done to each service as JSON")
+	cmd.Flags().BoolVar(&opts.NoDeps, "no-deps", false, "start only the named services, not what they depend on (which may run on another host)")
 	return cmd
 }
 

@@ -59,6 +59,19 @@ func (r *Runner) Restart(ctx context.Context, names []string, report func(Step))
 	return r.Start(ctx, names, report)
 }
 
+// Update brings each host's share of names (all when none is named) in
+// line with the host's config, level by level as Start does: each host
+// runs `update --no-deps` for its share, which starts what it never
+// started, restarts what runs from settings its config no longer has,
+// and stops what its config no longer names.
+func (r *Runner) Update(ctx context.Context, names []string, report func(Step)) error {
+	levels, err := r.levels(names, false)
+	if err != nil {
+		return err
+	}
+	return r.inLevels(ctx, "update", []string{"--no-deps"}, levels, report)
+}
+
 // FailedError names the hosts where a cluster command failed.
 type FailedError struct {
 	Verb  string

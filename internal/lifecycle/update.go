@@ -15,16 +15,31 @@ type UpdatePlan struct {
 	Keep    []string // running as the config says, or left stopped
 }
 
+// UpdateOptions narrow what Update does.
+type UpdateOptions struct {
+	// Names, if any, are the services to start or restart (a host's
+	// share of a cluster); services the config no longer names are
+	// stopped either way.
+	Names []string
+	// NoDeps starts only those services, not what they depend on (which
+	// may run on another host).
+	NoDeps bool
+}
+
 // PlanUpdate works out what Update would do. A service that was stopped,
 // or that died, is left as it is: update starts only services it never
 // saw (supervisorctl's update and docker compose up do the same).
-func (m *Manager) PlanUpdate() UpdatePlan {
+func (m *Manager) PlanUpdate(opts UpdateOptions) (UpdatePlan, error) {
+	services, err := m.selectConfigured(opts.Names)
+	if err != nil {
+		return UpdatePlan{}, err
+	}
 	m.newScan()
 	var (
 		plan   UpdatePlan
 		hasher drift.Hasher
 	)
-	for _, s := range m.services() {
+	for _, s := range services {
 		o := m.observe(s)
 		switch r := o.Record; {
 		case r == nil && !o.Running():
@@ -38,7 +53,7 @@ func (m *Manager) PlanUpdate() UpdatePlan {
 	for _, s := range m.removed() {
 		plan.Stop = append(plan.Stop, s.Name)
 	}
-	return plan
+	return plan, nil
 }
 
 // Update carries out the plan: it stops the services the config no longer
@@ -46,17 +61,24 @@ func (m *Manager) PlanUpdate() UpdatePlan {
 // dependency order, each ready before its dependents), and starts the
 // added ones with what they depend on. It returns the plan it carried
 // out, and the first failure.
-func (m *Manager) Update(ctx context.Context) (UpdatePlan, error) {
-	plan := m.PlanUpdate()
+func (m *Manager) Update(ctx context.Context, opts UpdateOptions) (UpdatePlan, error) {
+	plan, err := m.PlanUpdate(opts)
+	if err != nil {
+		return plan, err
+	}
+	start := m.Start
+	if opts.NoDeps {
+		start = m.StartOnly
+	}
 	var errs []error
 	if len(plan.Stop) > 0 {
 		errs = append(errs, m.Stop(ctx, plan.Stop, StopOptions{}))
 	}
 	if len(plan.Restart) > 0 {
-		errs = append(errs, m.Restart(ctx, plan.Restart, RestartOptions{}))
+		errs = append(errs, m.Restart(ctx, plan.Restart, RestartOptions{NoDeps: opts.NoDeps}))
 	}
 	if len(plan.Start) > 0 {
-		errs = append(errs, m.Start(ctx, plan.Start))
+		errs = append(errs, start(ctx, plan.Start))
 	}
 	for _, err := range errs {
 		if err != nil {
