@@ -118,6 +118,7 @@ func (l *Lab) startSSHD(h *Host) error {
 		"KbdInteractiveAuthentication no",
 		"MaxStartups 100",
 		"LogLevel INFO", // "Accepted publickey" lines count connections
+		"Subsystem sftp internal-sftp", // for scp and Ansible's file transfers
 	}
 	if len(l.SessionEnv) > 0 {
 		lines = append(lines, "SetEnv "+strings.Join(l.SessionEnv, " "))
