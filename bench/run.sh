@@ -12,6 +12,8 @@ command -v javac >/dev/null || need+=(default-jdk-headless) # the JVM behind sta
 [ -x /usr/sbin/sshd ] || need+=(openssh-server)             # the hosts of the cluster case
 command -v ssh >/dev/null || need+=(openssh-client)
 command -v ip >/dev/null || need+=(iproute2)
+[ -x /usr/share/zookeeper/bin/zkServer.sh ] || need+=(zookeeper)  # the ensemble of the rolling case
+/usr/bin/python3 -c 'import kazoo' 2>/dev/null || need+=(python3-kazoo) # its writing client
 if [ ${#need[@]} -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -q >/dev/null
@@ -26,3 +28,5 @@ echo
 go run ./bench/scalebench -daemonctl bin/daemonctl
 echo
 go run ./bench/clusterbench -daemonctl bin/daemonctl
+echo
+go run ./bench/zkrollbench -daemonctl bin/daemonctl

@@ -1,18 +1,23 @@
 // Command clusterbench times `daemonctl cluster status` across ten hosts
 // beside the serial ssh loop that DolphinScheduler's scripts use (one
-// host after another), in one run on one machine. The hosts are network
+// host after another), in one run on one machine: with each host's ssh
+// connection kept from the command before (warm), opened by the command
+// (cold), and not shared at all. The hosts are network
 // namespaces with an sshd each (internal/sshlab), every one running a
 // `worker` service under daemonctl, as DolphinScheduler runs a worker
 // server on many hosts. Needs root, iproute2 and sshd.
 package main
 
 import (
+	"bytes"
 	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/daemonctl/daemonctl/bench/internal/measure"
@@ -52,29 +57,41 @@ func main() {
 	for _, o := range lab.SSHOptions() {
 		opts = append(opts, fmt.Sprintf("%q", o))
 	}
-	config := func(parallel int) string {
-		return fmt.Sprintf("services:\n  worker:\n    command: [sleep, \"1000\"]\n    start_grace: 0s\nhosts:\n%sssh:\n  parallel: %d\n  options: [%s]\n", hosts.String(), parallel, strings.Join(opts, ", "))
+	// Each config has a run_dir of its own, so its ssh connections
+	// (ControlMaster) are its own.
+	config := func(parallel int, runDir string, persist string) string {
+		return fmt.Sprintf("run_dir: %s\nservices:\n  worker:\n    command: [sleep, \"1000\"]\n    start_grace: 0s\nhosts:\n%sssh:\n  parallel: %d\n  control_persist: %s\n  options: [%s]\n", runDir, hosts.String(), parallel, persist, strings.Join(opts, ", "))
 	}
 	for i := 1; i <= *hostCount; i++ {
-		measure.Check(os.WriteFile(filepath.Join(dir, fmt.Sprintf("h%d", i), "daemonctl.yaml"), []byte(config(10)), 0o644))
+		measure.Check(os.WriteFile(filepath.Join(dir, fmt.Sprintf("h%d", i), "daemonctl.yaml"), []byte(config(10, "run", "0")), 0o644))
 	}
-	measure.Check(os.WriteFile(filepath.Join(dir, "parallel.yaml"), []byte(config(10)), 0o644))
-	measure.Check(os.WriteFile(filepath.Join(dir, "serial.yaml"), []byte(config(1)), 0o644))
-	measure.Check(measure.Run(dir, dc, "-c", "parallel.yaml", "cluster", "start"))
-	defer measure.Run(dir, dc, "-c", "parallel.yaml", "cluster", "stop")
+	measure.Check(os.WriteFile(filepath.Join(dir, "warm.yaml"), []byte(config(10, "warm", "60s")), 0o644))
+	measure.Check(os.WriteFile(filepath.Join(dir, "cold.yaml"), []byte(config(10, "cold", "60s")), 0o644))
+	measure.Check(os.WriteFile(filepath.Join(dir, "single.yaml"), []byte(config(10, "single", "0")), 0o644))
+	measure.Check(os.WriteFile(filepath.Join(dir, "serial.yaml"), []byte(config(1, "serial", "0")), 0o644))
+	measure.Check(measure.Run(dir, dc, "-c", "warm.yaml", "cluster", "start"))
+	defer measure.Run(dir, dc, "-c", "warm.yaml", "cluster", "stop")
+	defer closeConnections(dir)
 
 	cases := []struct {
 		name string
 		argv []string
+		// before runs untimed before each timed run
+		before func()
 	}{
-		{"daemonctl cluster status (ssh.parallel 10)", []string{dc, "-c", "parallel.yaml", "cluster", "status"}},
-		{"daemonctl cluster status --json", []string{dc, "-c", "parallel.yaml", "cluster", "status", "--json"}},
-		{"daemonctl cluster status (ssh.parallel 1)", []string{dc, "-c", "serial.yaml", "cluster", "status"}},
-		{"serial ssh loop, as DolphinScheduler's scripts", []string{"bash", "-c", strings.Join(loop, "\n")}},
+		{"daemonctl cluster status, connections warm (ControlMaster)", []string{dc, "-c", "warm.yaml", "cluster", "status"}, nil},
+		{"daemonctl cluster status --json, connections warm", []string{dc, "-c", "warm.yaml", "cluster", "status", "--json"}, nil},
+		{"daemonctl cluster status, cold (opens each host's connection)", []string{dc, "-c", "cold.yaml", "cluster", "status"}, func() { closeConnections(filepath.Join(dir, "cold")) }},
+		{"daemonctl cluster status, control_persist: 0 (an ssh each)", []string{dc, "-c", "single.yaml", "cluster", "status"}, nil},
+		{"daemonctl cluster status, ssh.parallel 1, no sharing", []string{dc, "-c", "serial.yaml", "cluster", "status"}, nil},
+		{"serial ssh loop, as DolphinScheduler's scripts", []string{"bash", "-c", strings.Join(loop, "\n")}, nil},
 	}
 	results := make([][]time.Duration, len(cases))
 	for i, c := range cases {
 		for range *runs {
+			if c.before != nil {
+				c.before()
+			}
 			began := time.Now()
 			measure.Check(measure.Run(dir, c.argv[0], c.argv[1:]...))
 			results[i] = append(results[i], time.Since(began))
@@ -89,3 +106,22 @@ func main() {
 }
 
 func ms(d time.Duration) string { return measure.Ms(d, 1) }
+
+// closeConnections ends the ssh connections kept under dir: a master
+// retitles itself "ssh: SOCKET [mux]".
+func closeConnections(dir string) {
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		cmdline, _ := os.ReadFile("/proc/" + e.Name() + "/cmdline")
+		if bytes.HasPrefix(cmdline, []byte("ssh: "+dir+"/")) {
+			syscall.Kill(pid, syscall.SIGTERM)
+			for syscall.Kill(pid, 0) == nil {
+				time.Sleep(time.Millisecond)
+			}
+		}
+	}
+}
