@@ -56,7 +56,9 @@ echo "== go test -race"
 noskip=""
 [ "${CI:-}" = true ] && noskip=-noskip
 go build -o "${TMPDIR:-/tmp}/daemonctl-testreport" ./scripts/testreport
-go test -race -count=1 -json ./... | "${TMPDIR:-/tmp}/daemonctl-testreport" $noskip
+# The endurance runs alone take minutes under -race; go test's default
+# 10-minute limit per package is too near.
+go test -race -count=1 -timeout 40m -json ./... | "${TMPDIR:-/tmp}/daemonctl-testreport" $noskip
 echo "== fuzz (bounded)"
 go test -run '^$' -fuzz '^FuzzParse$' -fuzztime "${FUZZTIME:-15s}" ./internal/config/
 go test -run '^$' -fuzz '^FuzzLoad$' -fuzztime "${FUZZTIME:-15s}" ./internal/envfile/

@@ -155,16 +155,27 @@ func TestRollPlan(t *testing.T) {
 		1: "n1 (registry) | n1 (master) | n2 (worker) | n3 (worker)",
 		2: "n1 (registry) | n1 (master) | n2 (worker), n3 (worker)",
 	} {
-		plan, err := r.RollPlan([]string{"registry", "master", "worker"}, size)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var got []string
-		for _, b := range plan {
-			got = append(got, b.String())
-		}
-		if strings.Join(got, " | ") != want {
-			t.Errorf("batch %d: %s, want %s", size, strings.Join(got, " | "), want)
+		if got := plan(t, r, size); got != want {
+			t.Errorf("batch %d: %s, want %s", size, got, want)
 		}
 	}
+	// max_unavailable holds whatever --batch says
+	one := 1
+	r.Config.Services["worker"].MaxUnavailable = &one
+	if got, want := plan(t, r, 2), "n1 (registry) | n1 (master) | n2 (worker) | n3 (worker)"; got != want {
+		t.Errorf("batch 2, worker max_unavailable 1: %s, want %s", got, want)
+	}
+}
+
+func plan(t *testing.T, r *Runner, size int) string {
+	t.Helper()
+	batches, err := r.RollPlan([]string{"registry", "master", "worker"}, size)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, b := range batches {
+		got = append(got, b.String())
+	}
+	return strings.Join(got, " | ")
 }

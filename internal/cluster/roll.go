@@ -25,21 +25,27 @@ func (b Batch) String() string {
 // RollPlan is the batches of a rolling restart of names (all when none is
 // named), in order: dependency level by level across the cluster (the
 // registry's hosts, then the masters, then the workers and the rest),
-// and within a level size hosts at a time in the config's host order.
+// and within a level size hosts at a time in the config's host order, or
+// fewer where a service of the level says so (max_unavailable).
 func (r *Runner) RollPlan(names []string, size int) ([]Batch, error) {
 	levels, err := r.levels(names, false)
 	if err != nil {
 		return nil, err
 	}
-	size = max(size, 1)
 	var plan []Batch
 	for _, level := range levels {
 		targets, hosts, err := r.Targets(level)
 		if err != nil {
 			continue // no host runs this level's services
 		}
+		n := max(size, 1)
+		for _, name := range level {
+			if m := r.Config.Services[name].MaxUnavailable; m != nil {
+				n = min(n, *m)
+			}
+		}
 		for len(hosts) > 0 {
-			n := min(size, len(hosts))
+			n := min(n, len(hosts))
 			plan = append(plan, Batch{Hosts: hosts[:n], Targets: targets})
 			hosts = hosts[n:]
 		}

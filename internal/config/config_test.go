@@ -56,6 +56,8 @@ func TestParseErrors(t *testing.T) {
 			`c.yaml:4:5: services.web: more than one probe kind (log, tcp): set exactly one`},
 		{"no probe", "services:\n  web:\n    command: [x]\n    ready:\n      timeout: 5s\n",
 			`c.yaml:4:5: services.web: no probe: set one of tcp, http, exec, log`},
+		{"max_unavailable 0", "services:\n  web:\n    command: [x]\n    max_unavailable: 0\n",
+			`c.yaml:4:5: services.web: max_unavailable must be at least 1 (a rolling restart must take some host down)`},
 		{"expect without tcp", "services:\n  web:\n    command: [x]\n    ready:\n      http: http://127.0.0.1:1/\n      expect: ok\n",
 			`c.yaml:4:5: services.web: send and expect go with a tcp probe`},
 		{"bad regexp", "services:\n  web:\n    command: [x]\n    ready:\n      log: \"(\"\n",

@@ -315,6 +315,9 @@ func (v *validator) checkService(c *Config, s *Service) {
 			v.fail(at(fmt.Sprintf("depends_on[%d]", i)), "service depends on itself")
 		}
 	}
+	if s.MaxUnavailable != nil && *s.MaxUnavailable < 1 {
+		v.fail(at("max_unavailable"), "max_unavailable must be at least 1 (a rolling restart must take some host down)")
+	}
 	if *s.RestartLimit < 1 {
 		v.fail(at("restart_limit"), "restart_limit must be at least 1 (to never restart, say restart: never)")
 	}
