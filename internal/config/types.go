@@ -65,15 +65,15 @@ type Service struct {
 	// RestartDelay is the first restart backoff; it doubles up to a minute.
 	RestartDelay *Duration `yaml:"restart_delay"` // 0: restart at once
 	// RestartLimit is how many quick deaths in a row mark a service failed.
-	RestartLimit  *int     `yaml:"restart_limit"`
+	RestartLimit *int `yaml:"restart_limit"`
 	// MaxUnavailable bounds how many of the service's hosts a rolling
 	// cluster restart takes down at once, whatever --batch says: 1 for a
 	// 3-node ZooKeeper ensemble, which keeps its quorum so.
-	MaxUnavailable *int `yaml:"max_unavailable"`
-	LogMaxSize    *Size    `yaml:"log_max_size"`
-	LogMaxFiles   *int     `yaml:"log_max_files"`
-	LogTimestamps bool     `yaml:"log_timestamps"`
-	OnExit        []string `yaml:"on_exit"`
+	MaxUnavailable *int     `yaml:"max_unavailable"`
+	LogMaxSize     *Size    `yaml:"log_max_size"`
+	LogMaxFiles    *int     `yaml:"log_max_files"`
+	LogTimestamps  bool     `yaml:"log_timestamps"`
+	OnExit         []string `yaml:"on_exit"`
 	// User and Group run the service as another user (by name or number);
 	// Group defaults to the user's primary group.
 	User   string  `yaml:"user"`

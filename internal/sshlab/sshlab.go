@@ -117,7 +117,7 @@ func (l *Lab) startSSHD(h *Host) error {
 		"PasswordAuthentication no",
 		"KbdInteractiveAuthentication no",
 		"MaxStartups 100",
-		"LogLevel INFO", // "Accepted publickey" lines count connections
+		"LogLevel INFO",                // "Accepted publickey" lines count connections
 		"Subsystem sftp internal-sftp", // for scp and Ansible's file transfers
 	}
 	if len(l.SessionEnv) > 0 {
