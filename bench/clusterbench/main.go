@@ -9,15 +9,12 @@
 package main
 
 import (
-	"bytes"
 	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/daemonctl/daemonctl/bench/internal/measure"
@@ -71,7 +68,7 @@ func main() {
 	measure.Check(os.WriteFile(filepath.Join(dir, "serial.yaml"), []byte(config(1, "serial", "0")), 0o644))
 	measure.Check(measure.Run(dir, dc, "-c", "warm.yaml", "cluster", "start"))
 	defer measure.Run(dir, dc, "-c", "warm.yaml", "cluster", "stop")
-	defer closeConnections(dir)
+	defer sshlab.EndConnections(dir)
 
 	cases := []struct {
 		name string
@@ -81,7 +78,7 @@ func main() {
 	}{
 		{"daemonctl cluster status, connections warm (ControlMaster)", []string{dc, "-c", "warm.yaml", "cluster", "status"}, nil},
 		{"daemonctl cluster status --json, connections warm", []string{dc, "-c", "warm.yaml", "cluster", "status", "--json"}, nil},
-		{"daemonctl cluster status, cold (opens each host's connection)", []string{dc, "-c", "cold.yaml", "cluster", "status"}, func() { closeConnections(filepath.Join(dir, "cold")) }},
+		{"daemonctl cluster status, cold (opens each host's connection)", []string{dc, "-c", "cold.yaml", "cluster", "status"}, func() { sshlab.EndConnections(filepath.Join(dir, "cold")) }},
 		{"daemonctl cluster status, control_persist: 0 (an ssh each)", []string{dc, "-c", "single.yaml", "cluster", "status"}, nil},
 		{"daemonctl cluster status, ssh.parallel 1, no sharing", []string{dc, "-c", "serial.yaml", "cluster", "status"}, nil},
 		{"serial ssh loop, as DolphinScheduler's scripts", []string{"bash", "-c", strings.Join(loop, "\n")}, nil},
@@ -106,22 +103,3 @@ func main() {
 }
 
 func ms(d time.Duration) string { return measure.Ms(d, 1) }
-
-// closeConnections ends the ssh connections kept under dir: a master
-// retitles itself "ssh: SOCKET [mux]".
-func closeConnections(dir string) {
-	entries, _ := os.ReadDir("/proc")
-	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		cmdline, _ := os.ReadFile("/proc/" + e.Name() + "/cmdline")
-		if bytes.HasPrefix(cmdline, []byte("ssh: "+dir+"/")) {
-			syscall.Kill(pid, syscall.SIGTERM)
-			for syscall.Kill(pid, 0) == nil {
-				time.Sleep(time.Millisecond)
-			}
-		}
-	}
-}

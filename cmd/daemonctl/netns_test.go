@@ -1,13 +1,10 @@
 package main
 
 import (
-	"bytes"
 	"fmt"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
-	"syscall"
 
 	"github.com/rogpeppe/go-internal/testscript"
 
@@ -32,7 +29,7 @@ func cmdHosts(ts *testscript.TestScript, neg bool, args []string) {
 	// for a race-enabled binary.
 	lab.SessionEnv = []string{tagVar + "=" + ts.Getenv(tagVar), "GORACE=atexit_sleep_ms=0"}
 	ts.Defer(lab.Close)
-	ts.Defer(func() { killControlMasters(work) })
+	ts.Defer(func() { sshlab.EndConnections(work) })
 	self, err := os.Executable()
 	ts.Check(err)
 	for i := 1; i <= n; i++ {
@@ -50,22 +47,4 @@ func cmdHosts(ts *testscript.TestScript, neg bool, args []string) {
 		opts = append(opts, fmt.Sprintf("%q", o))
 	}
 	ts.Setenv("SSH_OPTIONS", strings.Join(opts, ", "))
-}
-
-// killControlMasters ends the ssh connections a scenario's cluster
-// commands left open (ControlPersist) under work. A master retitles
-// itself "ssh: SOCKET [mux]" over its argv and environment, so the
-// scenario's tag no longer shows.
-func killControlMasters(work string) {
-	entries, _ := os.ReadDir("/proc")
-	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		cmdline, _ := os.ReadFile("/proc/" + e.Name() + "/cmdline")
-		if bytes.HasPrefix(cmdline, []byte("ssh: "+work+"/")) {
-			syscall.Kill(pid, syscall.SIGKILL)
-		}
-	}
 }

@@ -69,11 +69,10 @@ func newClusterCmd(f *Factory) *cobra.Command {
 // {"hosts": [{"host", "error", "results": [{"service", "action", "error"}]}]}.
 func onCluster(f *Factory, act func(r *cluster.Runner, ctx context.Context, names []string, report func(cluster.Step)) error) func(*cobra.Command, []string) error {
 	return func(cmd *cobra.Command, args []string) error {
-		cfg, err := f.Config()
+		r, err := f.clusterRunner()
 		if err != nil {
 			return err
 		}
-		r := &cluster.Runner{Config: cfg, Limit: f.Hosts}
 		asJSON, _ := cmd.Flags().GetBool("json")
 		if !asJSON {
 			return clusterError(act(r, cmd.Context(), args, func(step cluster.Step) {
@@ -93,7 +92,7 @@ func onCluster(f *Factory, act func(r *cluster.Runner, ctx context.Context, name
 		enc.SetIndent("", "  ")
 		if err := enc.Encode(struct {
 			Hosts []cluster.HostOutcomes `json:"hosts"`
-		}{outcomes.List(cfg.HostOrder)}); err != nil {
+		}{outcomes.List(r.Config.HostOrder)}); err != nil {
 			return err
 		}
 		if err != nil {
@@ -101,6 +100,16 @@ func onCluster(f *Factory, act func(r *cluster.Runner, ctx context.Context, name
 		}
 		return nil
 	}
+}
+
+// clusterRunner is the runner of a cluster command: the config's hosts,
+// limited by --hosts.
+func (f *Factory) clusterRunner() (*cluster.Runner, error) {
+	cfg, err := f.Config()
+	if err != nil {
+		return nil, err
+	}
+	return &cluster.Runner{Config: cfg, Limit: f.Hosts}, nil
 }
 
 // clusterFailure reports whether err is hosts failing, as opposed to a
@@ -188,11 +197,11 @@ func newClusterStatusCmd(f *Factory) *cobra.Command {
 		Example:           "  daemonctl cluster status\n  daemonctl cluster status --json master-server",
 		ValidArgsFunction: completeServices(f),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			cfg, err := f.Config()
+			r, err := f.clusterRunner()
 			if err != nil {
 				return err
 			}
-			hosts, code, err := (&cluster.Runner{Config: cfg, Limit: f.Hosts}).Status(cmd.Context(), args)
+			hosts, code, err := r.Status(cmd.Context(), args)
 			var unknown *config.UnknownServiceError
 			if errors.As(err, &unknown) {
 				return &ExitError{Code: ExitStatusUnknown, Err: err} // as status does
@@ -290,11 +299,11 @@ func newClusterDiffCmd(f *Factory) *cobra.Command {
   daemonctl cluster diff worker-server`,
 		ValidArgsFunction: completeServices(f),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			cfg, err := f.Config()
+			r, err := f.clusterRunner()
 			if err != nil {
 				return err
 			}
-			drifts, unreachable, err := (&cluster.Runner{Config: cfg, Limit: f.Hosts}).Diff(cmd.Context(), args)
+			drifts, unreachable, err := r.Diff(cmd.Context(), args)
 			if err != nil {
 				return clusterError(err)
 			}

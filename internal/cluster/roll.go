@@ -14,6 +14,7 @@ type Batch struct {
 	Targets map[string][]string
 }
 
+// String names the batch's hosts with their services: "h1 (registry)".
 func (b Batch) String() string {
 	parts := make([]string, len(b.Hosts))
 	for i, h := range b.Hosts {
@@ -61,6 +62,8 @@ type RollError struct {
 	FailedHosts []string
 }
 
+// Error says where the roll stopped, then what was done, what failed and
+// what was not touched, a line each.
 func (e *RollError) Error() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "cluster restart --rolling stopped: %s did not come back ready", strings.Join(e.FailedHosts, ", "))

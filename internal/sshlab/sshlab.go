@@ -10,6 +10,7 @@
 package sshlab
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -17,6 +18,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -183,4 +185,26 @@ func run(name string, args ...string) error {
 		return fmt.Errorf("%s %s: %v: %s", name, strings.Join(args, " "), err, strings.TrimSpace(string(out)))
 	}
 	return nil
+}
+
+// EndConnections ends the ssh connections kept open (ControlPersist) with
+// their sockets under dir, and waits until they are gone. A master
+// retitles itself "ssh: SOCKET [mux]" over its argv and environment, so
+// that is what finds it.
+func EndConnections(dir string) {
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		cmdline, _ := os.ReadFile("/proc/" + e.Name() + "/cmdline")
+		if !bytes.HasPrefix(cmdline, []byte("ssh: "+dir+"/")) {
+			continue
+		}
+		syscall.Kill(pid, syscall.SIGKILL)
+		for deadline := time.Now().Add(5 * time.Second); syscall.Kill(pid, 0) == nil && time.Now().Before(deadline); {
+			time.Sleep(time.Millisecond)
+		}
+	}
 }
