@@ -30,3 +30,5 @@ echo
 go run ./bench/clusterbench -daemonctl bin/daemonctl
 echo
 go run ./bench/zkrollbench -daemonctl bin/daemonctl
+echo
+go run ./bench/floorbench -daemonctl bin/daemonctl
