@@ -254,7 +254,11 @@ func writeClusterTable(w io.Writer, hosts []cluster.HostStatus) error {
 		versions[h.Version] = append(versions[h.Version], h.Host)
 		for _, st := range h.Services {
 			differs := slices.Contains(h.ConfigDiffers, st.Name)
-			fmt.Fprintf(tw, "%s\t%s\t%s\n", h.Host, statusRow(st), configColumn(differs, st.ConfigChanged))
+			column := configColumn(differs, st.ConfigChanged)
+			if h.Settings == nil {
+				column = "unknown" // a daemonctl that does not show its settings
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\n", h.Host, statusRow(st), column)
 			if st.Detail != "" {
 				fmt.Fprintf(&notes, "%s: %s: %s\n", h.Host, st.Name, st.Detail)
 			}
@@ -278,7 +282,8 @@ func writeClusterTable(w io.Writer, hosts []cluster.HostStatus) error {
 
 // configColumn is a service's CONFIG cell in cluster status: "same", or
 // what differs: "differs" (the host's config from this one's),
-// "changed" (the running server from its host's config), or both.
+// "changed" (the running server from its host's config), or both; a
+// host whose daemonctl does not show its settings gets "unknown".
 func configColumn(differs, changed bool) string {
 	switch {
 	case differs && changed:

@@ -35,7 +35,7 @@ func newStatusCmd(f *Factory) *cobra.Command {
 		Short: "Show services' state (exit 0 running, 1 dead, 3 stopped, 4 unknown)",
 		Example: `  daemonctl status
   daemonctl status master-server && echo up
-  daemonctl status --json | jq '.[] | select(.state != "running")'
+  daemonctl status --json | jq '.services[] | select(.state != "running")'
   daemonctl status --watch`,
 		ValidArgsFunction: completeServices(f),
 		RunE: func(cmd *cobra.Command, args []string) error {

@@ -59,7 +59,8 @@ func valueOrUnset(s drift.ServiceSettings, key string) string {
 
 // Diff asks every host that runs one of names (all when none is named)
 // for its services' settings and returns how they differ from the local
-// config's, with the hosts that could not be asked.
+// config's, with the hosts that could not be asked or whose daemonctl
+// does not show its settings.
 func (r *Runner) Diff(ctx context.Context, names []string) ([]Drift, []HostStatus, error) {
 	hosts, _, err := r.Status(ctx, names)
 	if err != nil {
@@ -67,6 +68,10 @@ func (r *Runner) Diff(ctx context.Context, names []string) ([]Drift, []HostStatu
 	}
 	var unreachable []HostStatus
 	for _, h := range hosts {
+		if h.Error == nil && h.Settings == nil {
+			msg := fmt.Sprintf("its daemonctl (%s) does not show its settings: upgrade it to compare", h.Version)
+			h.Error = &msg
+		}
 		if h.Error != nil {
 			unreachable = append(unreachable, h)
 		}

@@ -136,6 +136,48 @@ func (r *Runner) levels(names []string, withDeps bool) ([][]string, error) {
 	return levels, nil
 }
 
+// VersionBeforeSettings is the version shown for a host whose daemonctl
+// predates `status --settings`: its state is known, its settings not.
+const VersionBeforeSettings = "older (no status --settings)"
+
+// askOlderPlainly asks again, with plain `status --json`, the hosts whose
+// daemonctl refused `--settings` as an unknown flag: a cluster in the
+// middle of an upgrade, where showing versions matters most. Their
+// answers replace the refusals, with VersionBeforeSettings as version.
+func (r *Runner) askOlderPlainly(ctx context.Context, targets map[string][]string, results []Result) {
+	var older []string
+	index := map[string]int{}
+	for i, res := range results {
+		if res.Err == nil && res.Code == 2 && strings.Contains(string(res.Stderr), "unknown flag: --settings") {
+			older = append(older, res.Host)
+			index[res.Host] = i
+		}
+	}
+	if len(older) == 0 {
+		return
+	}
+	for _, res := range r.runOn(ctx, targets, older, "status", []string{"--json"}) {
+		if res.Err == nil {
+			res.Stdout = withVersion(res.Stdout, VersionBeforeSettings)
+		}
+		results[index[res.Host]] = res
+	}
+}
+
+// withVersion adds "version" to a status --json answer that lacks it.
+func withVersion(answer []byte, version string) []byte {
+	var doc map[string]json.RawMessage
+	if json.Unmarshal(answer, &doc) != nil {
+		return answer
+	}
+	doc["version"], _ = json.Marshal(version)
+	out, err := json.Marshal(doc)
+	if err != nil {
+		return answer
+	}
+	return out
+}
+
 // HostStatus is one host's part of `cluster status --json`.
 type HostStatus struct {
 	Host     string         `json:"host"`
@@ -156,10 +198,12 @@ type HostStatus struct {
 // the LSB exit code of the whole: worst wins, and a host that cannot be
 // asked counts as unknown (4).
 func (r *Runner) Status(ctx context.Context, names []string) ([]HostStatus, int, error) {
-	results, err := r.Run(ctx, "status", []string{"--json", "--settings"}, names)
+	targets, hosts, err := r.Targets(names)
 	if err != nil {
 		return nil, 0, err
 	}
+	results := r.runOn(ctx, targets, hosts, "status", []string{"--json", "--settings"})
+	r.askOlderPlainly(ctx, targets, results)
 	out := make([]HostStatus, len(results))
 	var all []state.Status
 	unreachable := false
