@@ -88,18 +88,24 @@ func onCluster(f *Factory, act func(r *cluster.Runner, ctx context.Context, name
 			return clusterError(err) // not about a host: a usage or config error
 		}
 		outcomes.NotAttempted(r, err)
-		enc := json.NewEncoder(f.IO.Out)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(struct {
-			Hosts []cluster.HostOutcomes `json:"hosts"`
-		}{outcomes.List(r.Config.HostOrder)}); err != nil {
-			return err
-		}
-		if err != nil {
-			return &ExitError{Code: ExitFailed}
-		}
-		return nil
+		return writeClusterOutcomes(f.IO.Out, outcomes.List(r.Config.HostOrder), err)
 	}
+}
+
+// writeClusterOutcomes prints what each host did as one JSON document;
+// hosts that failed (failed) make the exit 1.
+func writeClusterOutcomes(w io.Writer, hosts []cluster.HostOutcomes, failed error) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(struct {
+		Hosts []cluster.HostOutcomes `json:"hosts"`
+	}{hosts}); err != nil {
+		return err
+	}
+	if failed != nil {
+		return &ExitError{Code: ExitFailed}
+	}
+	return nil
 }
 
 // clusterRunner is the runner of a cluster command: the config's hosts,

@@ -2,8 +2,11 @@
 // `hosts:` section over the system's OpenSSH client, so that users' ssh
 // config, agents and jump hosts apply. Each host runs its own daemonctl
 // against its own copy of the config; this package only decides which
-// services each host acts on, in what order, how many hosts at once, and
-// gathers what they answered.
+// services each host acts on, in what order, how many hosts at once
+// (levels, rolling batches), keeps one ssh connection per host
+// (ControlMaster), and gathers what the hosts answered: output, JSON
+// results, status, and the launch settings it compares with the local
+// config's (drift).
 package cluster
 
 import (
