@@ -242,7 +242,11 @@ func newClusterStatusCmd(f *Factory) *cobra.Command {
 // host's config differs from this one's; the running server's from its
 // host's config), then what went wrong with any host, the drift, and
 // which daemonctl each host runs.
-func writeClusterTable(w io.Writer, hosts []cluster.HostStatus) error {
+func writeClusterTable(out io.Writer, hosts []cluster.HostStatus) error {
+	return buffered(out, func(w io.Writer) error { return clusterTable(w, hosts) })
+}
+
+func clusterTable(w io.Writer, hosts []cluster.HostStatus) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "HOST\tSERVICE\tSTATE\tPID\tUPTIME\tREADY\tRESTARTS\tLAST EXIT\tCONFIG")
 	var notes bytes.Buffer
@@ -338,7 +342,11 @@ func newClusterDiffCmd(f *Factory) *cobra.Command {
 
 // writeDiff prints each differing setting: host, service, key, the
 // value here and there.
-func writeDiff(w io.Writer, drifts []cluster.Drift) error {
+func writeDiff(out io.Writer, drifts []cluster.Drift) error {
+	return buffered(out, func(w io.Writer) error { return diffTable(w, drifts) })
+}
+
+func diffTable(w io.Writer, drifts []cluster.Drift) error {
 	if len(drifts) == 0 {
 		return nil
 	}

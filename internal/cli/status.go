@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -172,7 +173,22 @@ func writeStatusWithSettings(w io.Writer, cfg *config.Config, statuses []state.S
 	return enc.Encode(out)
 }
 
-func writeStatusTable(w io.Writer, statuses []state.Status) error {
+func writeStatusTable(out io.Writer, statuses []state.Status) error {
+	return buffered(out, func(w io.Writer) error { return statusTable(w, statuses) })
+}
+
+// buffered gives write a buffer over out, flushed once write is done:
+// tabwriter writes every cell and every run of padding on its own, which
+// unbuffered is a system call each (1,500 for a table of 100 services).
+func buffered(out io.Writer, write func(w io.Writer) error) error {
+	w := bufio.NewWriter(out)
+	if err := write(w); err != nil {
+		return err
+	}
+	return w.Flush()
+}
+
+func statusTable(w io.Writer, statuses []state.Status) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "SERVICE\tSTATE\tPID\tUPTIME\tREADY\tRESTARTS\tLAST EXIT")
 	for _, st := range statuses {
