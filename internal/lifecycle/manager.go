@@ -125,7 +125,12 @@ func (m *Manager) runDirLost() bool {
 // observe looks at service s: its record and what /proc shows, and when
 // the run_dir was lost, the instance its record would have named.
 func (m *Manager) observe(s *config.Service) state.Observation {
-	o := m.store.Observe(s.Name, s.PidFile)
+	return m.observeIn(m.store, s)
+}
+
+// observeIn is observe through store (a Snapshot, for a look at many).
+func (m *Manager) observeIn(store state.Store, s *config.Service) state.Observation {
+	o := store.Observe(s.Name, s.PidFile)
 	if o.Record == nil && o.RecordErr == nil && m.runDirLost() {
 		if rec, n := m.store.Recover(s.Name, s.PidFile, s.LogFile); rec != nil {
 			return state.Observation{Record: rec, LeaderAlive: true, Recovered: n, PidFilePID: o.PidFilePID, PidErr: o.PidErr}

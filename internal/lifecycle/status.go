@@ -16,6 +16,7 @@ func (m *Manager) Status(names []string) ([]state.Status, error) {
 		return nil, err
 	}
 	owner := m.store.CheckOwner(m.cfg.Path, false)
+	store := m.store.Snapshot()
 	var hasher drift.Hasher
 	out := make([]state.Status, len(services))
 	for i, s := range services {
@@ -24,7 +25,7 @@ func (m *Manager) Status(names []string) ([]state.Status, error) {
 			out[i].InConfig = true
 			continue
 		}
-		o := m.observe(s)
+		o := m.observeIn(store, s)
 		st := o.Status(s.Name, s.PidFile, s.LogFile)
 		st.InConfig = !m.isRemoved(s)
 		if r := o.Record; st.InConfig && r != nil && r.Fingerprint != "" && (o.Running() || o.Restarting()) {

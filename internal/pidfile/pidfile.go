@@ -12,13 +12,12 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"io"
+	"io/fs"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 
 	"golang.org/x/sys/unix"
 
@@ -153,25 +152,54 @@ func ReadNoFollow(path string) ([]byte, error) { return readNoFollow(path, nil) 
 
 // readNoFollow is ReadNoFollow, also telling the file's owner.
 func readNoFollow(path string, owner *uint32) ([]byte, error) {
-	f, err := os.OpenFile(path, os.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK, 0)
+	// Raw system calls, not os.OpenFile: an *os.File registers with the
+	// runtime's poller (an epoll_ctl that fails for a regular file), and a
+	// status of many services reads two such files for each.
+	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
 	if err != nil {
 		if errors.Is(err, unix.ELOOP) {
 			return nil, fmt.Errorf("%s is a symbolic link: refused", path)
 		}
-		return nil, err
+		return nil, &fs.PathError{Op: "open", Path: path, Err: err}
 	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return nil, err
+	defer unix.Close(fd)
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		return nil, &fs.PathError{Op: "stat", Path: path, Err: err}
 	}
-	if !fi.Mode().IsRegular() {
+	if st.Mode&unix.S_IFMT != unix.S_IFREG {
 		return nil, fmt.Errorf("%s is not a regular file: refused", path)
 	}
 	if owner != nil {
-		*owner = fi.Sys().(*syscall.Stat_t).Uid
+		*owner = st.Uid
 	}
-	return io.ReadAll(io.LimitReader(f, 1<<20))
+	return readAll(fd, path, min(st.Size+1, maxRead))
+}
+
+// maxRead bounds what is read of a pid file or record.
+const maxRead = 1 << 20
+
+// readAll reads fd to its end, at most maxRead bytes, starting with a
+// buffer of size (the file's size, which a writer may change meanwhile).
+func readAll(fd int, path string, size int64) ([]byte, error) {
+	b := make([]byte, 0, max(size, 512))
+	for len(b) < maxRead {
+		if len(b) == cap(b) {
+			b = append(b, 0)[:len(b)]
+		}
+		n, err := unix.Read(fd, b[len(b):min(cap(b), maxRead)])
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return nil, &fs.PathError{Op: "read", Path: path, Err: err}
+		}
+		if n == 0 {
+			break
+		}
+		b = b[:len(b)+n]
+	}
+	return b, nil
 }
 
 // ReadTrusted is ReadNoFollow for a file that decides what daemonctl

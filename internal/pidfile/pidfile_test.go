@@ -1,6 +1,7 @@
 package pidfile
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io/fs"
@@ -165,5 +166,28 @@ func TestRewriteInPlace(t *testing.T) {
 	}
 	if err := RewriteInPlace(filepath.Join(dir, "missing"), []byte("8\n")); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("a missing file: %v, want not exist", err)
+	}
+}
+
+// ReadNoFollow reads a file whole, past its first buffer, and no more
+// than maxRead of it.
+func TestReadNoFollowSizes(t *testing.T) {
+	dir := t.TempDir()
+	for _, size := range []int{0, 1, 511, 512, 513, 70000, maxRead, maxRead + 4096} {
+		path := filepath.Join(dir, "f")
+		want := bytes.Repeat([]byte("x"), size)
+		if err := os.WriteFile(path, want, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		got, err := ReadNoFollow(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != min(size, maxRead) {
+			t.Errorf("a file of %d bytes read as %d", size, len(got))
+		}
+	}
+	if _, err := ReadNoFollow(filepath.Join(dir, "none")); !errors.Is(err, fs.ErrNotExist) || !strings.HasPrefix(err.Error(), "open ") {
+		t.Errorf("a missing file: %v", err)
 	}
 }

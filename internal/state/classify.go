@@ -66,7 +66,7 @@ func (s Store) Observe(name, pidFile string) Observation {
 	o := s.readRecords(name, pidFile)
 	if r := o.Record; r != nil {
 		o.LeaderAlive = r.Leader.Alive()
-		o.SupervisorAlive = r.SupervisorAlive()
+		o.SupervisorAlive = s.supervisorAlive(r)
 		if r.Phase == PhaseStopping {
 			o.StopInterrupted = !s.Locked(name)
 		}

@@ -20,7 +20,11 @@ import (
 
 // Store keeps the records and locks of a config's services in its
 // run_dir: NAME.state and NAME.lock.
-type Store struct{ Dir string }
+type Store struct {
+	Dir string
+
+	snap *snapshot // set by Snapshot, for one look at many services
+}
 
 // RecordPath is where the record of service name lives.
 func (s Store) RecordPath(name string) string { return filepath.Join(s.Dir, name+".state") }
@@ -69,7 +73,7 @@ func (s Store) CrashPath(name string) string { return filepath.Join(s.Dir, name+
 // crash when this user may read it.
 func (s Store) Read(name string) (*Record, error) {
 	r, err := ReadRecord(s.RecordPath(name))
-	if err != nil || r == nil || r.LastCrash != nil {
+	if err != nil || r == nil || r.LastCrash != nil || !s.mayHaveCrash(name) {
 		return r, err
 	}
 	if b, err := pidfile.ReadTrusted(s.CrashPath(name)); err == nil {
