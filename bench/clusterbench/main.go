@@ -29,11 +29,8 @@ var (
 
 func main() {
 	flag.Parse()
-	dc, err := filepath.Abs(*daemonctl)
-	measure.Check(err)
-	dir, err := os.MkdirTemp("", "clusterbench")
-	measure.Check(err)
-	defer os.RemoveAll(dir)
+	dc, dir, done := measure.Prepare(*daemonctl, "clusterbench")
+	defer done()
 	lab, err := sshlab.New(filepath.Join(dir, "lab"), "cb")
 	measure.Check(err)
 	defer lab.Close()

@@ -36,11 +36,8 @@ var (
 
 func main() {
 	flag.Parse()
-	dc, err := filepath.Abs(*daemonctl)
-	measure.Check(err)
-	dir, err := os.MkdirTemp("", "floorbench")
-	measure.Check(err)
-	defer os.RemoveAll(dir)
+	dc, dir, done := measure.Prepare(*daemonctl, "floorbench")
+	defer done()
 	bin := filepath.Join(dir, "bin")
 	for _, floor := range []string{"hello", "reader", "spawner"} {
 		build := exec.Command("go", "build", "-o", bin+"/", "./bench/floorbench/"+floor)

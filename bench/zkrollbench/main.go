@@ -36,13 +36,10 @@ const clientPort = 2181
 
 func main() {
 	flag.Parse()
-	dc, err := filepath.Abs(*daemonctl)
-	measure.Check(err)
 	writer, err := filepath.Abs("bench/zkrollbench/writer.py")
 	measure.Check(err)
-	dir, err := os.MkdirTemp("", "zkrollbench")
-	measure.Check(err)
-	defer os.RemoveAll(dir)
+	dc, dir, done := measure.Prepare(*daemonctl, "zkrollbench")
+	defer done()
 	lab, err := sshlab.New(filepath.Join(dir, "lab"), "zk")
 	measure.Check(err)
 	defer lab.Close()

@@ -47,3 +47,14 @@ func Check(err error) {
 		os.Exit(1)
 	}
 }
+
+// Prepare is the start every benchmark program shares: daemonctl's binary
+// as an absolute path, and a fresh directory to work in, which done
+// removes.
+func Prepare(daemonctl, prefix string) (binary, dir string, done func()) {
+	binary, err := filepath.Abs(daemonctl)
+	Check(err)
+	dir, err = os.MkdirTemp("", prefix)
+	Check(err)
+	return binary, dir, func() { os.RemoveAll(dir) }
+}
