@@ -132,3 +132,35 @@ func TestFindInstances(t *testing.T) {
 		t.Fatalf("a mark nobody carries found %+v", found)
 	}
 }
+
+// A member that forks as it is stopped (a shell's TERM trap starting one
+// more process, which leaves the process group) makes a member the first
+// scan could not see: Stop looks again, and ends it too.
+func TestTreeStopFindsMembersForkedLate(t *testing.T) {
+	devnull, _ := os.OpenFile(os.DevNull, os.O_WRONLY, 0)
+	defer devnull.Close()
+	token := "test-token-" + t.Name()
+	leader, err := Spawn(Spec{
+		Argv:   []string{"/bin/sh", "-c", "trap 'setsid sleep 100 & exit 0' TERM; while :; do sleep 0.05; done"},
+		Dir:    t.TempDir(),
+		Env:    []string{"PATH=/usr/bin:/bin", TokenVar + "=" + token},
+		Stdout: devnull, Stderr: devnull,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	go unix.Wait4(leader.PID, nil, 0, nil)
+	tree := Tree{Leader: leader, Token: token}
+	t.Cleanup(func() { tree.Stop(context.Background(), unix.SIGKILL, time.Second, time.Second) })
+	waitMembers(t, tree, 1)
+	if _, err := tree.Stop(context.Background(), unix.SIGTERM, 5*time.Second, time.Second); err != nil {
+		t.Fatal(err)
+	}
+	left, err := tree.Members()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(left) > 0 {
+		t.Fatalf("Stop returned with members left: %v", left)
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 )
 
 // entry is one live process in a scan of /proc.
@@ -20,12 +21,27 @@ type entry struct {
 
 // instanceToken reads the process's TokenVar, once per scan.
 func (e *entry) instanceToken() string {
-	e.tokenOnce.Do(func() { e.token = readToken(e.PID) })
+	e.tokenOnce.Do(func() { e.token = readToken(e.PID, e.PPID) })
 	return e.token
 }
 
-func readToken(pid int) string {
-	env, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/environ")
+// kthreadd is the parent of every kernel thread, whose environment is
+// empty for good.
+const kthreadd = 2
+
+// execRetries bounds how long readToken waits, 1 ms at a time, for a
+// process caught in execve: its environment reads empty until the new
+// program's is in place, and a member of a tree that forks and execs as
+// it is stopped would otherwise be missed.
+const execRetries = 20
+
+func readToken(pid, ppid int) string {
+	path := "/proc/" + strconv.Itoa(pid) + "/environ"
+	env, err := os.ReadFile(path)
+	for try := 0; err == nil && len(env) == 0 && pid != kthreadd && ppid != kthreadd && try < execRetries; try++ {
+		time.Sleep(time.Millisecond)
+		env, err = os.ReadFile(path)
+	}
 	if err != nil {
 		return ""
 	}

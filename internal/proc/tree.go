@@ -5,6 +5,8 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"strconv"
+	"strings"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -138,6 +140,7 @@ func (t Tree) Stop(ctx context.Context, sig unix.Signal, grace, killWait time.Du
 func (t Tree) signalUntilGone(ctx context.Context, sig unix.Signal) (int, error) {
 	signalled := map[Identity]bool{}
 	for {
+		since := newProcessesSince()
 		members, err := t.Members()
 		if err != nil {
 			return len(signalled), err
@@ -163,5 +166,39 @@ func (t Tree) signalUntilGone(ctx context.Context, sig unix.Signal) (int, error)
 		if err := WaitAll(ctx, handles); err != nil {
 			return len(signalled), err
 		}
+		// Every member the scan saw is gone; a member forked meanwhile
+		// would have made a new process, and if no process at all was
+		// made since before the scan, there is none to look for.
+		if !since() {
+			return len(signalled), nil
+		}
 	}
+}
+
+// newProcessesSince reads the pid namespace's last pid and returns a
+// test of whether any process (or thread) may have been made since: the
+// last pid moved, or it cannot be read, or so long has passed that the
+// pid counter could have gone all the way round.
+func newProcessesSince() func() bool {
+	began := time.Now()
+	before, err := lastPID()
+	return func() bool {
+		after, err2 := lastPID()
+		return err != nil || err2 != nil || after != before || time.Since(began) > time.Second
+	}
+}
+
+// lastPID is the last pid handed out in this pid namespace.
+func lastPID() (int, error) {
+	fd, err := unix.Open("/proc/sys/kernel/ns_last_pid", unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return 0, err
+	}
+	defer unix.Close(fd)
+	var buf [24]byte
+	n, err := unix.Read(fd, buf[:])
+	if err != nil {
+		return 0, err
+	}
+	return strconv.Atoi(strings.TrimSpace(string(buf[:max(n, 0)])))
 }
