@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"slices"
 
 	"github.com/daemonctl/daemonctl/internal/lifecycle"
 )
@@ -21,7 +20,6 @@ type HostOutcomes struct {
 // Outcomes gathers, step by step, what each host answered to a command
 // run with --json.
 type Outcomes struct {
-	order []string
 	hosts map[string]*HostOutcomes
 }
 
@@ -33,7 +31,6 @@ func (o *Outcomes) host(name string) *HostOutcomes {
 	if !ok {
 		h = &HostOutcomes{Host: name, Results: []lifecycle.Outcome{}}
 		o.hosts[name] = h
-		o.order = append(o.order, name)
 	}
 	return h
 }
@@ -90,8 +87,8 @@ func (o *Outcomes) notAttempted(hosts []string, targets map[string][]string) {
 func (o *Outcomes) List(hostOrder []string) []HostOutcomes {
 	out := []HostOutcomes{}
 	for _, name := range hostOrder {
-		if slices.Contains(o.order, name) {
-			out = append(out, *o.hosts[name])
+		if h, ok := o.hosts[name]; ok {
+			out = append(out, *h)
 		}
 	}
 	return out

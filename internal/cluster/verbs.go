@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -143,7 +144,8 @@ const VersionBeforeSettings = "older (no status --settings)"
 // askOlderPlainly asks again, with plain `status --json`, the hosts whose
 // daemonctl refused `--settings` as an unknown flag: a cluster in the
 // middle of an upgrade, where showing versions matters most. Their
-// answers replace the refusals, with VersionBeforeSettings as version.
+// answers replace the refusals; they carry no version, which Status
+// shows as VersionBeforeSettings.
 func (r *Runner) askOlderPlainly(ctx context.Context, targets map[string][]string, results []Result) {
 	var older []string
 	index := map[string]int{}
@@ -153,29 +155,9 @@ func (r *Runner) askOlderPlainly(ctx context.Context, targets map[string][]strin
 			index[res.Host] = i
 		}
 	}
-	if len(older) == 0 {
-		return
-	}
 	for _, res := range r.runOn(ctx, targets, older, "status", []string{"--json"}) {
-		if res.Err == nil {
-			res.Stdout = withVersion(res.Stdout, VersionBeforeSettings)
-		}
 		results[index[res.Host]] = res
 	}
-}
-
-// withVersion adds "version" to a status --json answer that lacks it.
-func withVersion(answer []byte, version string) []byte {
-	var doc map[string]json.RawMessage
-	if json.Unmarshal(answer, &doc) != nil {
-		return answer
-	}
-	doc["version"], _ = json.Marshal(version)
-	out, err := json.Marshal(doc)
-	if err != nil {
-		return answer
-	}
-	return out
 }
 
 // HostStatus is one host's part of `cluster status --json`.
@@ -222,7 +204,8 @@ func (r *Runner) Status(ctx context.Context, names []string) ([]HostStatus, int,
 			msg := fmt.Sprintf("no status from daemonctl (exit %d): %s", res.Code, lastLine(res.Stderr, "no output"))
 			hs.Error, unreachable = &msg, true
 		default:
-			hs.Services, hs.Version, hs.Settings = answer.Services, answer.Version, answer.Settings
+			// only a daemonctl from before --settings answers without a version
+			hs.Services, hs.Version, hs.Settings = answer.Services, cmp.Or(answer.Version, VersionBeforeSettings), answer.Settings
 			all = append(all, answer.Services...)
 		}
 		out[i] = hs

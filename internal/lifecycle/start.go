@@ -58,6 +58,15 @@ func (m *Manager) StartOnly(ctx context.Context, names []string) error {
 	return m.startSet(ctx, services)
 }
 
+// starter is Start, or StartOnly when noDeps: what restart and update
+// start again with.
+func (m *Manager) starter(noDeps bool) func(context.Context, []string) error {
+	if noDeps {
+		return m.StartOnly
+	}
+	return m.Start
+}
+
 func (m *Manager) startSet(ctx context.Context, set []*config.Service) error {
 	m.newScan()
 	if err := m.checkEnvs(set); err != nil {

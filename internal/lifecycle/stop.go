@@ -174,10 +174,7 @@ func (m *Manager) Restart(ctx context.Context, names []string, opts RestartOptio
 		names = serviceNames(services)
 	}
 	defer m.relabel(serviceNames(services), ActionStarted, ActionRestarted)
-	start := m.Start
-	if opts.NoDeps {
-		start = m.StartOnly
-	}
+	start := m.starter(opts.NoDeps)
 	if !opts.Rolling {
 		if err := m.Stop(ctx, names, StopOptions{}); err != nil {
 			return err

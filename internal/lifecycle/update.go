@@ -66,10 +66,7 @@ func (m *Manager) Update(ctx context.Context, opts UpdateOptions) (UpdatePlan, e
 	if err != nil {
 		return plan, err
 	}
-	start := m.Start
-	if opts.NoDeps {
-		start = m.StartOnly
-	}
+	start := m.starter(opts.NoDeps)
 	var errs []error
 	if len(plan.Stop) > 0 {
 		errs = append(errs, m.Stop(ctx, plan.Stop, StopOptions{}))

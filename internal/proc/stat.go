@@ -8,6 +8,22 @@ import (
 	"golang.org/x/sys/unix"
 )
 
+// readProcFile reads a small /proc file into buf with one read: open,
+// read and close, no *os.File (whose registration with the runtime's
+// poller costs more than the read).
+func readProcFile(path string, buf []byte) ([]byte, error) {
+	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, err
+	}
+	n, err := unix.Read(fd, buf)
+	unix.Close(fd)
+	if err != nil {
+		return nil, err
+	}
+	return buf[:n], nil
+}
+
 // readStat parses /proc/PID/stat (proc(5)) with three system calls and no
 // allocation beyond the path: status and stop scan every process on the
 // host, so this is their hot loop. os.Open would also register each file
@@ -15,20 +31,14 @@ import (
 func readStat(pid int) (ppid, pgid int, state byte, startTicks uint64, err error) {
 	var pathBuf [32]byte
 	path := strconv.AppendInt(append(pathBuf[:0], "/proc/"...), int64(pid), 10)
-	path = append(path, "/stat\x00"...)
-	fd, err := unix.Open(string(path[:len(path)-1]), unix.O_RDONLY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return 0, 0, 0, 0, ErrGone
-	}
+	path = append(path, "/stat"...)
 	var buf [1024]byte
-	n, err := unix.Read(fd, buf[:])
-	unix.Close(fd)
-	if err != nil || n <= 0 {
+	line, err := readProcFile(string(path), buf[:])
+	if err != nil || len(line) == 0 {
 		return 0, 0, 0, 0, ErrGone
 	}
 	// The command name (field 2) may contain spaces and parentheses; the
 	// fields that follow start after its last ')'.
-	line := buf[:n]
 	end := bytes.LastIndexByte(line, ')')
 	if end < 0 || end+2 >= len(line) {
 		return 0, 0, 0, 0, errMalformed

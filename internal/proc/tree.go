@@ -1,12 +1,12 @@
 package proc
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
 	"strconv"
-	"strings"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -190,15 +190,10 @@ func newProcessesSince() func() bool {
 
 // lastPID is the last pid handed out in this pid namespace.
 func lastPID() (int, error) {
-	fd, err := unix.Open("/proc/sys/kernel/ns_last_pid", unix.O_RDONLY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return 0, err
-	}
-	defer unix.Close(fd)
 	var buf [24]byte
-	n, err := unix.Read(fd, buf[:])
+	b, err := readProcFile("/proc/sys/kernel/ns_last_pid", buf[:])
 	if err != nil {
 		return 0, err
 	}
-	return strconv.Atoi(strings.TrimSpace(string(buf[:max(n, 0)])))
+	return strconv.Atoi(string(bytes.TrimSpace(b)))
 }
