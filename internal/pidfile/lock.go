@@ -98,3 +98,18 @@ func (l *Lock) Release() {
 		l.f = nil
 	}
 }
+
+// Still reports whether path still names the file l locks: false once
+// the file was removed, or its directory replaced or mounted over, since
+// the lock was taken. A lock that no longer guards its name keeps no one
+// else out.
+func (l *Lock) Still(path string) bool {
+	if l == nil || l.f == nil {
+		return false
+	}
+	var held, named unix.Stat_t
+	if unix.Fstat(int(l.f.Fd()), &held) != nil || unix.Lstat(path, &named) != nil {
+		return false
+	}
+	return held.Dev == named.Dev && held.Ino == named.Ino
+}

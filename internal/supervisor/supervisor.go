@@ -18,10 +18,10 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"log"
 	"net"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"runtime"
 	"runtime/debug"
 	"sync"
@@ -31,7 +31,6 @@ import (
 
 	"github.com/daemonctl/daemonctl/internal/config"
 	"github.com/daemonctl/daemonctl/internal/monitor"
-	"github.com/daemonctl/daemonctl/internal/pidfile"
 	"github.com/daemonctl/daemonctl/internal/proc"
 	"github.com/daemonctl/daemonctl/internal/reaper"
 	"github.com/daemonctl/daemonctl/internal/state"
@@ -101,22 +100,6 @@ func ServeWith(ctx context.Context, load func() (*config.Config, error), opts Op
 	if err := state.CheckDirSafe(cfg.RunDir); err != nil {
 		return err
 	}
-	socket := SocketFile
-	if opts.Foreground {
-		socket = opts.Socket
-	} else {
-		lock, err := pidfile.TryLock(filepath.Join(cfg.RunDir, "supervisor.lock"))
-		if err != nil || lock == nil {
-			return err // nil lock: another supervisor holds it
-		}
-		defer lock.Release()
-	}
-	ln, err := listen(cfg.RunDir, socket)
-	if err != nil {
-		return fmt.Errorf("supervisor socket: %w", err)
-	}
-	defer os.Remove(filepath.Join(cfg.RunDir, socket))
-	defer ln.Close()
 	rp, err := reaper.Start()
 	if err != nil {
 		return fmt.Errorf("become subreaper: %w", err)
@@ -134,7 +117,15 @@ func ServeWith(ctx context.Context, load func() (*config.Config, error), opts Op
 		return err
 	}
 	sv := &supervisor{opts: opts, load: cachedLoad(load, cfg), self: self.Identity, reaper: rp, monitors: map[string]*running{}, activity: make(chan struct{}, 1)}
-	go sv.accept(ctx, ln)
+	socket := SocketFile
+	if opts.Foreground {
+		socket = opts.Socket
+	}
+	ep, err := openEndpoint(cfg.RunDir, socket, !opts.Foreground, func(ln *net.UnixListener) { sv.accept(ctx, ln) })
+	if err != nil || ep == nil {
+		return err // nil endpoint: another supervisor holds run_dir
+	}
+	defer ep.Close()
 	if opts.Listening != nil {
 		close(opts.Listening)
 	}
@@ -142,7 +133,7 @@ func ServeWith(ctx context.Context, load func() (*config.Config, error), opts Op
 		<-ctx.Done()
 	} else {
 		sv.takeOverOrphans(ctx, cfg)
-		sv.waitIdle(ctx)
+		sv.waitIdle(ctx, ep)
 	}
 	sv.stopAll()
 	return nil
@@ -237,8 +228,9 @@ func (sv *supervisor) claimOrphan(ctx context.Context, store state.Store, name, 
 }
 
 // waitIdle returns when ctx ends or nothing has been supervised, and no
-// request made, for IdleExit.
-func (sv *supervisor) waitIdle(ctx context.Context) {
+// request made, for IdleExit. Meanwhile it sees, every IdleExit, that
+// commands can still reach the supervisor at ep.
+func (sv *supervisor) waitIdle(ctx context.Context, ep *endpoint) {
 	timer := time.NewTimer(IdleExit)
 	defer timer.Stop()
 	settle := time.NewTimer(time.Hour)
@@ -260,6 +252,11 @@ func (sv *supervisor) waitIdle(ctx context.Context) {
 			sv.mu.Unlock()
 			if idle {
 				return
+			}
+			if rebound, err := ep.Repair(); err != nil {
+				log.Printf("supervisor: its socket in run_dir was removed, and binding it again failed: %v", err)
+			} else if rebound {
+				log.Printf("supervisor: its socket in run_dir was removed: bound again")
 			}
 			timer.Reset(IdleExit)
 		}
