@@ -62,3 +62,4 @@ go test -race -count=1 -timeout 40m -json ./... | "${TMPDIR:-/tmp}/daemonctl-tes
 echo "== fuzz (bounded)"
 go test -run '^$' -fuzz '^FuzzParse$' -fuzztime "${FUZZTIME:-15s}" ./internal/config/
 go test -run '^$' -fuzz '^FuzzLoad$' -fuzztime "${FUZZTIME:-15s}" ./internal/envfile/
+go test -run '^$' -fuzz '^FuzzRoundTrip$' -fuzztime "${FUZZTIME:-15s}" ./internal/configcache/

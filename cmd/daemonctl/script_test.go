@@ -80,6 +80,10 @@ func setup(env *testscript.Env) error {
 	// A race-enabled binary otherwise sleeps a second as it exits, and
 	// every daemonctl and testserver here is this (maybe race) binary.
 	env.Setenv("GORACE", "atexit_sleep_ms=0")
+	// Every scenario goes through the parsed-config cache (package
+	// configcache), as an operator's commands do; testscript's HOME
+	// (/no-home) would leave it off.
+	env.Setenv("XDG_CACHE_HOME", filepath.Join(env.WorkDir, ".cache"))
 	for i := 1; i <= 4; i++ {
 		port, err := freePort()
 		if err != nil {

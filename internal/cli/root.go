@@ -18,6 +18,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/daemonctl/daemonctl/internal/config"
+	"github.com/daemonctl/daemonctl/internal/configcache"
 	"github.com/daemonctl/daemonctl/internal/lifecycle"
 )
 
@@ -71,7 +72,7 @@ func (f *Factory) Config() (*config.Config, error) {
 			}
 		}
 	}
-	cfg, err := config.Load(path)
+	cfg, err := configcache.Load(path, configcache.Dir(f.IO.Environ))
 	if errors.Is(err, fs.ErrNotExist) {
 		err = missingConfig(path, from)
 	}

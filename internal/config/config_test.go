@@ -1,6 +1,7 @@
 package config
 
 import (
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -193,6 +194,16 @@ func TestLocalPort(t *testing.T) {
 	} {
 		if got := tt.r.LocalPort(); got != tt.want {
 			t.Errorf("%+v: LocalPort = %d, want %d", tt.r, got, tt.want)
+		}
+	}
+}
+
+// validServiceName says what the pattern ^[A-Za-z0-9][A-Za-z0-9._-]*$ says.
+func TestValidServiceName(t *testing.T) {
+	pattern := regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
+	for _, name := range []string{"", "a", "A9", "master-server", "x.y_z-1", "-a", ".a", "_a", "a b", "a/b", "../evil", "é", "a\n", "9", "a..", "ab$"} {
+		if got, want := validServiceName(name), pattern.MatchString(name); got != want {
+			t.Errorf("validServiceName(%q) = %v, want %v", name, got, want)
 		}
 	}
 }

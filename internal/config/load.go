@@ -42,17 +42,27 @@ const EnvVar = "DAEMONCTL_CONFIG"
 
 // Load reads, decodes and validates the config file at path.
 func Load(path string) (*Config, error) {
+	src, err := ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	return Parse(path, src)
+}
+
+// ReadFile reads the config file at path for Parse, which refuses one
+// past MaxSize: one byte past the limit is enough to refuse a file of any
+// size.
+func ReadFile(path string) ([]byte, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("read config: %w", err)
 	}
 	defer f.Close()
-	// One byte past the limit is enough to refuse a file of any size.
 	src, err := io.ReadAll(io.LimitReader(f, MaxSize+1))
 	if err != nil {
 		return nil, fmt.Errorf("read config: %w", err)
 	}
-	return Parse(path, src)
+	return src, nil
 }
 
 // Parse decodes and validates src as the config file at path. Relative
@@ -196,7 +206,18 @@ type validator struct {
 	err  error
 }
 
-var serviceName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
+// validServiceName: letters, digits, '.', '_', '-', not starting with
+// one of the last three. (Not a regexp: compiled at init, it cost every
+// command, status included, more than the checks it makes.)
+func validServiceName(s string) bool {
+	for i, r := range s {
+		alnum := r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9'
+		if !alnum && (i == 0 || r != '.' && r != '_' && r != '-') {
+			return false
+		}
+	}
+	return s != ""
+}
 
 // MaxServiceName is the longest service name: NAME.state's temporary
 // file, .NAME.state.tmpNNNNNNNNN, must fit in a file name's 255 bytes.
@@ -298,7 +319,7 @@ func (v *validator) check(c *Config) {
 func (v *validator) checkService(c *Config, s *Service) {
 	at := func(keys ...string) []string { return append([]string{"services", s.Name}, keys...) }
 	switch {
-	case !serviceName.MatchString(s.Name):
+	case !validServiceName(s.Name):
 		v.fail([]string{"services", s.Name}, "bad service name %q (letters, digits, '.', '_', '-')", s.Name)
 	case len(s.Name) > MaxServiceName:
 		v.fail([]string{"services", s.Name}, "service name of %d characters: at most %d (its files' names must fit in 255)", len(s.Name), MaxServiceName)
@@ -321,10 +342,8 @@ func (v *validator) checkService(c *Config, s *Service) {
 	if *s.RestartLimit < 1 {
 		v.fail(at("restart_limit"), "restart_limit must be at least 1 (to never restart, say restart: never)")
 	}
-	if s.LogFile != "" {
-		if fi, err := os.Stat(s.LogFile); err == nil && !fi.Mode().IsRegular() {
-			v.fail(at("log_file"), "log_file %s is not a regular file (%s): a log cannot be written there", s.LogFile, fi.Mode().Type())
-		}
+	if err := checkLogFile(s); err != nil {
+		v.fail(at("log_file"), "%v", err)
 	}
 	if *s.LogMaxFiles < 0 {
 		v.fail(at("log_max_files"), "must not be negative")
@@ -338,6 +357,67 @@ func (v *validator) checkService(c *Config, s *Service) {
 			v.fail(at("liveness", "failure_threshold"), "must be at least 1")
 		}
 	}
+}
+
+// checkLogFile is the check whose answer depends on the filesystem, not
+// on the file: a log_file path that names a directory or a device.
+func checkLogFile(s *Service) error {
+	if s.LogFile == "" {
+		return nil
+	}
+	if fi, err := os.Stat(s.LogFile); err == nil && !fi.Mode().IsRegular() {
+		return fmt.Errorf("log_file %s is not a regular file (%s): a log cannot be written there", s.LogFile, fi.Mode().Type())
+	}
+	return nil
+}
+
+// CheckLogFiles makes again the one check of Parse whose answer depends
+// on the filesystem rather than on the file: no log_file names a
+// directory or a device. A config parsed earlier (and cached, see package
+// configcache) needs it before it is used again; an error means it is to
+// be parsed afresh, for the error's position.
+func (c *Config) CheckLogFiles() error {
+	for _, name := range c.Order {
+		if err := checkLogFile(c.Services[name]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// CompilePatterns compiles the probes' patterns of a config decoded from
+// anything but its YAML (a cache entry), where they are not kept.
+func (c *Config) CompilePatterns() error {
+	for _, name := range c.Order {
+		s := c.Services[name]
+		if err := s.Ready.compile(); err != nil {
+			return err
+		}
+		if s.Liveness != nil {
+			if err := s.Liveness.Check.compile(); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// compile sets the patterns of a probe decoded without them.
+func (r *Ready) compile() error {
+	if r == nil {
+		return nil
+	}
+	r.LogPattern, r.ExpectPattern = nil, nil
+	var err error
+	if r.Log != "" {
+		if r.LogPattern, err = regexp.Compile(r.Log); err != nil {
+			return err
+		}
+	}
+	if r.Expect != "" {
+		r.ExpectPattern, err = regexp.Compile(r.Expect)
+	}
+	return err
 }
 
 func (v *validator) checkReady(at []string, r *Ready) {

@@ -4,13 +4,17 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"sync"
 )
 
 // Masked is what a masked value shows.
 const Masked = "********"
 
 // secretKey matches the names of variables that hold secrets.
-var secretKey = regexp.MustCompile(`(?i)(pass(word|wd)?|secret|token|credential|private|api_?key|access_?key|auth)`)
+// It is compiled on first use, not at init: most commands never mask.
+var secretKey = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`(?i)(pass(word|wd)?|secret|token|credential|private|api_?key|access_?key|auth)`)
+})
 
 // maskMinLen is the shortest secret value hidden inside other values: a
 // shorter one would mask every "1" or "ab" in sight, and is hidden only
@@ -25,7 +29,7 @@ type Masker struct{ secrets []string }
 func NewMasker(env *Env) *Masker {
 	m := &Masker{}
 	for _, k := range env.Keys() {
-		if v, _ := env.Get(k); len(v) >= maskMinLen && secretKey.MatchString(k) {
+		if v, _ := env.Get(k); len(v) >= maskMinLen && secretKey().MatchString(k) {
 			m.secrets = append(m.secrets, v)
 		}
 	}
@@ -39,7 +43,7 @@ func NewMasker(env *Env) *Masker {
 // secret's name, and every secret's value hidden inside any other value
 // (a JDBC URL built from ${DB_PASSWORD}).
 func (m *Masker) Mask(key, value string) string {
-	if value != "" && secretKey.MatchString(key) {
+	if value != "" && secretKey().MatchString(key) {
 		return Masked
 	}
 	for _, s := range m.secrets {
