@@ -18,10 +18,12 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 
 	"golang.org/x/sys/unix"
@@ -165,8 +167,8 @@ func lookup(file string, want entry, abs string) *config.Config {
 	if err != nil {
 		return nil
 	}
-	var got entry
-	if json.Unmarshal(b, &got) != nil || got.Config == nil {
+	got, err := decode(b)
+	if err != nil {
 		return nil
 	}
 	if got.Exe != want.Exe || got.Sum != want.Sum || got.Host != want.Host || got.Config.Path != abs {
@@ -232,9 +234,93 @@ func store(dir, file string, e entry) {
 	if err := os.MkdirAll(dir, 0o700); err != nil || checkOwn(dir, true) != nil {
 		return
 	}
-	b, err := json.Marshal(e)
+	b, err := encode(e)
 	if err != nil {
 		return
 	}
 	pidfile.WriteAtomic(file, b, 0o600)
+}
+
+// encode writes e as JSON without the members that decoding leaves as
+// they are anyway: nulls, and the zero values of fields that are not
+// pointers (a pointer to false is not nil). A config's many unset keys
+// made half of it, and of the time to decode it.
+func encode(e entry) ([]byte, error) {
+	b, err := json.Marshal(e)
+	if err != nil {
+		return nil, err
+	}
+	d := json.NewDecoder(bytes.NewReader(b))
+	d.UseNumber() // exactly as written: a limit of 2^64-1 is no float
+	var tree any
+	if err := d.Decode(&tree); err != nil {
+		return nil, err
+	}
+	pointers := map[string]bool{}
+	pointerFields(reflect.TypeFor[entry](), pointers, map[reflect.Type]bool{})
+	return json.Marshal(dropZeros(tree, pointers))
+}
+
+// pointerFields adds to names the name of every pointer field of t and of
+// the structs within it. A name that is a pointer anywhere keeps its zero
+// values everywhere, so no struct's field is mistaken for another's.
+func pointerFields(t reflect.Type, names map[string]bool, seen map[reflect.Type]bool) {
+	for t.Kind() == reflect.Pointer || t.Kind() == reflect.Slice || t.Kind() == reflect.Map {
+		t = t.Elem()
+	}
+	if t.Kind() != reflect.Struct || seen[t] {
+		return
+	}
+	seen[t] = true
+	for f := range t.Fields() {
+		name := f.Name
+		if tag, _, _ := strings.Cut(f.Tag.Get("json"), ","); tag != "" {
+			name = tag
+		}
+		if f.Type.Kind() == reflect.Pointer {
+			names[name] = true
+		}
+		pointerFields(f.Type, names, seen)
+	}
+}
+
+func dropZeros(v any, pointers map[string]bool) any {
+	switch v := v.(type) {
+	case map[string]any:
+		for k, member := range v {
+			if member == nil || !pointers[k] && isZero(member) {
+				delete(v, k)
+			} else {
+				v[k] = dropZeros(member, pointers)
+			}
+		}
+	case []any:
+		for i := range v {
+			v[i] = dropZeros(v[i], pointers)
+		}
+	}
+	return v
+}
+
+func isZero(v any) bool {
+	switch v := v.(type) {
+	case bool:
+		return !v
+	case string:
+		return v == ""
+	case json.Number:
+		return v == "0"
+	}
+	return false
+}
+
+func decode(b []byte) (entry, error) {
+	var e entry
+	if err := json.Unmarshal(b, &e); err != nil {
+		return e, err
+	}
+	if e.Config == nil {
+		return e, errors.New("no config")
+	}
+	return e, nil
 }

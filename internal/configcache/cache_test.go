@@ -1,7 +1,6 @@
 package configcache
 
 import (
-	"encoding/json"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -69,12 +68,12 @@ func TestEntryRoundTrip(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		b, err := json.Marshal(entry{Exe: "e", Sum: "s", Config: want})
+		b, err := encode(entry{Exe: "e", Sum: "s", Config: want})
 		if err != nil {
 			t.Fatal(err)
 		}
-		var got entry
-		if err := json.Unmarshal(b, &got); err != nil {
+		got, err := decode(b)
+		if err != nil {
 			t.Fatal(err)
 		}
 		if err := got.Config.CompilePatterns(); err != nil {
@@ -230,12 +229,12 @@ func FuzzRoundTrip(f *testing.F) {
 		if err != nil {
 			return
 		}
-		b, err := json.Marshal(entry{Config: want})
+		b, err := encode(entry{Config: want})
 		if err != nil {
 			t.Fatal(err)
 		}
-		var got entry
-		if err := json.Unmarshal(b, &got); err != nil {
+		got, err := decode(b)
+		if err != nil {
 			t.Fatal(err)
 		}
 		if err := got.Config.CompilePatterns(); err != nil {
