@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"os"
 	"strconv"
 	"time"
 
@@ -54,15 +55,22 @@ func (t Tree) Members() ([]Identity, error) {
 	}
 	var out []Identity
 	for _, e := range table {
-		if e.StartTicks < t.Leader.StartTicks || e.BootID != t.Leader.BootID {
-			continue
-		}
-		inGroup := leaderAlive && e.PGID == t.Leader.PID
-		if inGroup || (t.Token != "" && e.instanceToken() == t.Token) || (descends != nil && descends(e)) {
+		if t.has(e, leaderAlive, descends) {
 			out = append(out, e.Identity)
 		}
 	}
 	return out, nil
+}
+
+// has reports whether process e is a member of the tree: as old as the
+// leader or younger, and in its process group while it lives, or
+// carrying its token, or (with Descendants) below it.
+func (t Tree) has(e *entry, leaderAlive bool, descends func(*entry) bool) bool {
+	if e.StartTicks < t.Leader.StartTicks || e.BootID != t.Leader.BootID {
+		return false
+	}
+	inGroup := leaderAlive && e.PGID == t.Leader.PID
+	return inGroup || (t.Token != "" && e.instanceToken() == t.Token) || (descends != nil && descends(e))
 }
 
 // descendsFrom returns a test of whether a process of table is leader or
@@ -140,7 +148,7 @@ func (t Tree) Stop(ctx context.Context, sig unix.Signal, grace, killWait time.Du
 func (t Tree) signalUntilGone(ctx context.Context, sig unix.Signal) (int, error) {
 	signalled := map[Identity]bool{}
 	for {
-		since := newProcessesSince()
+		window := openWindow()
 		members, err := t.Members()
 		if err != nil {
 			return len(signalled), err
@@ -166,26 +174,63 @@ func (t Tree) signalUntilGone(ctx context.Context, sig unix.Signal) (int, error)
 		if err := WaitAll(ctx, handles); err != nil {
 			return len(signalled), err
 		}
-		// Every member the scan saw is gone; a member forked meanwhile
-		// would have made a new process, and if no process at all was
-		// made since before the scan, there is none to look for.
-		if !since() {
+		// Every member the scan saw is gone. A member forked meanwhile
+		// has a pid handed out since the scan began: look at those
+		// alone, unless they cannot be told.
+		if !t.madeMembersIn(window) {
 			return len(signalled), nil
 		}
 	}
 }
 
-// newProcessesSince reads the pid namespace's last pid and returns a
-// test of whether any process (or thread) may have been made since: the
-// last pid moved, or it cannot be read, or so long has passed that the
-// pid counter could have gone all the way round.
-func newProcessesSince() func() bool {
-	began := time.Now()
-	before, err := lastPID()
-	return func() bool {
-		after, err2 := lastPID()
-		return err != nil || err2 != nil || after != before || time.Since(began) > time.Second
+// pidWindow spans the pids handed out in this pid namespace from its
+// opening on: Linux hands them out in turn (wrapping at pid_max), so
+// every process made since has a pid in (from, the last pid now].
+type pidWindow struct {
+	from  int
+	began time.Time
+	err   error
+}
+
+func openWindow() pidWindow {
+	from, err := lastPID()
+	return pidWindow{from: from, began: time.Now(), err: err}
+}
+
+// maxWindow bounds the pids looked at one by one; past it a scan of
+// /proc is cheaper.
+const maxWindow = 256
+
+// madeMembersIn reports whether a process of the tree may have been
+// made in window: it looks at each pid handed out since, most of them
+// threads of this or other programs, instead of scanning every process.
+// When the pids cannot be told (the last pid unreadable, wrapped, or too
+// long passed for it not to have gone round) or membership needs the
+// whole process table (Descendants), any pid handed out counts.
+func (t Tree) madeMembersIn(w pidWindow) bool {
+	last, err := lastPID()
+	switch {
+	case w.err != nil || err != nil || time.Since(w.began) > time.Second:
+		return true
+	case last == w.from:
+		return false
+	case last < w.from || last-w.from > maxWindow || t.Descendants:
+		return true
 	}
+	leaderAlive := t.Leader.Alive()
+	self := os.Getpid()
+	for pid := w.from + 1; pid <= last; pid++ {
+		if pid == self {
+			continue
+		}
+		// A thread's id reads as its own entry, and it carries its
+		// process's environment; a thread of a member is gone with it.
+		info, err := Inspect(pid)
+		if err == nil && !info.Zombie && t.has(&entry{Info: info}, leaderAlive, nil) {
+			return true
+		}
+	}
+	return false
 }
 
 // lastPID is the last pid handed out in this pid namespace.
