@@ -5,6 +5,7 @@ import (
 	"cmp"
 	"fmt"
 	"os"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -54,25 +55,39 @@ func readToken(pid, ppid int) string {
 	return ""
 }
 
-// scan lists the live (non-zombie) processes.
+// scan lists the live (non-zombie) processes. Reading each one's stat
+// is most of a stop's time, so a long list is read by one goroutine per
+// CPU (a stop waits on it; status does not scan).
 func scan() ([]*entry, error) {
 	dir, err := os.ReadDir("/proc")
 	if err != nil {
 		return nil, fmt.Errorf("list processes: %w", err)
 	}
 	self := os.Getpid()
-	out := make([]*entry, 0, len(dir))
+	pids := make([]int, 0, len(dir))
 	for _, d := range dir {
-		pid, err := strconv.Atoi(d.Name())
-		if err != nil || pid == self {
-			continue
-		}
-		if info, err := Inspect(pid); err == nil && !info.Zombie {
-			out = append(out, &entry{Info: info})
+		if pid, err := strconv.Atoi(d.Name()); err == nil && pid != self {
+			pids = append(pids, pid)
 		}
 	}
-	return out, nil
+	found := make([]*entry, len(pids))
+	workers := min(runtime.GOMAXPROCS(0), 1+len(pids)/scanShare)
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() {
+			for i := w; i < len(pids); i += workers {
+				if info, err := Inspect(pids[i]); err == nil && !info.Zombie {
+					found[i] = &entry{Info: info}
+				}
+			}
+		})
+	}
+	wg.Wait()
+	return slices.DeleteFunc(found, func(e *entry) bool { return e == nil }), nil
 }
+
+// scanShare is how many processes are worth another goroutine.
+const scanShare = 64
 
 // scans coalesces scans of /proc: many trees stopping at once (a stop of
 // a thousand services) share scans instead of each reading every process,
