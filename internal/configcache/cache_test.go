@@ -68,21 +68,27 @@ func TestEntryRoundTrip(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		b, err := encode(entry{Exe: "e", Sum: "s", Config: want})
-		if err != nil {
-			t.Fatal(err)
-		}
-		got, err := decode(b)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := got.Config.CompilePatterns(); err != nil {
-			t.Fatal(err)
-		}
-		if !reflect.DeepEqual(got.Config, want) {
-			t.Errorf("the cached config differs from the parsed one:\n got %+v\nwant %+v", got.Config, want)
+		if got := roundTrip(t, want); !reflect.DeepEqual(got, want) {
+			t.Errorf("the cached config differs from the parsed one:\n got %+v\nwant %+v", got, want)
 		}
 	}
+}
+
+// roundTrip is c stored in an entry and read back as Load reads it.
+func roundTrip(t *testing.T, c *config.Config) *config.Config {
+	t.Helper()
+	b, err := encode(entry{Exe: "e", Sum: "s", Config: c})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := decode(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := got.Config.CompilePatterns(); err != nil {
+		t.Fatal(err)
+	}
+	return got.Config
 }
 
 // setup writes a config and returns its path and a cache directory.
@@ -229,18 +235,7 @@ func FuzzRoundTrip(f *testing.F) {
 		if err != nil {
 			return
 		}
-		b, err := encode(entry{Config: want})
-		if err != nil {
-			t.Fatal(err)
-		}
-		got, err := decode(b)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := got.Config.CompilePatterns(); err != nil {
-			t.Fatal(err)
-		}
-		if !reflect.DeepEqual(got.Config, want) {
+		if !reflect.DeepEqual(roundTrip(t, want), want) {
 			t.Errorf("round trip differs for %q", src)
 		}
 	})
