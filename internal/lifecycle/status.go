@@ -1,6 +1,10 @@
 package lifecycle
 
 import (
+	"runtime"
+	"sync"
+
+	"github.com/daemonctl/daemonctl/internal/config"
 	"github.com/daemonctl/daemonctl/internal/drift"
 	"github.com/daemonctl/daemonctl/internal/state"
 )
@@ -17,21 +21,40 @@ func (m *Manager) Status(names []string) ([]state.Status, error) {
 	}
 	owner := m.store.CheckOwner(m.cfg.Path, false)
 	store := m.store.Snapshot()
-	var hasher drift.Hasher
 	out := make([]state.Status, len(services))
-	for i, s := range services {
-		if owner != nil {
-			out[i] = state.Observation{RecordErr: owner}.Status(s.Name, s.PidFile, s.LogFile)
-			out[i].InConfig = true
-			continue
-		}
-		o := m.observeIn(store, s)
-		st := o.Status(s.Name, s.PidFile, s.LogFile)
-		st.InConfig = !m.isRemoved(s)
-		if r := o.Record; st.InConfig && r != nil && r.Fingerprint != "" && (o.Running() || o.Restarting()) {
-			st.ConfigChanged = hasher.Fingerprint(m.cfg, s) != r.Fingerprint
-		}
-		out[i] = st
+	// Reading each service's files and /proc entries is most of a status
+	// of many services, and mostly waiting on the kernel: one goroutine
+	// per CPU shares it out.
+	workers := min(runtime.GOMAXPROCS(0), 1+len(services)/statusShare)
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() {
+			var hasher drift.Hasher // its cache of env files is its own
+			for i := w; i < len(services); i += workers {
+				out[i] = m.statusIn(store, owner, &hasher, services[i])
+			}
+		})
 	}
+	wg.Wait()
 	return out, nil
+}
+
+// statusShare is how many services are worth another goroutine.
+const statusShare = 16
+
+// statusIn is the status of service s in store (a snapshot); owner is
+// what run_dir's owner check said.
+func (m *Manager) statusIn(store state.Store, owner error, hasher *drift.Hasher, s *config.Service) state.Status {
+	if owner != nil {
+		st := state.Observation{RecordErr: owner}.Status(s.Name, s.PidFile, s.LogFile)
+		st.InConfig = true
+		return st
+	}
+	o := m.observeIn(store, s)
+	st := o.Status(s.Name, s.PidFile, s.LogFile)
+	st.InConfig = !m.isRemoved(s)
+	if r := o.Record; st.InConfig && r != nil && r.Fingerprint != "" && (o.Running() || o.Restarting()) {
+		st.ConfigChanged = hasher.Fingerprint(m.cfg, s) != r.Fingerprint
+	}
+	return st
 }
