@@ -44,11 +44,16 @@ type Tree struct {
 // counted if it started no earlier than the leader, so an unrelated
 // process that inherited a reused pid or process group id is never one.
 func (t Tree) Members() ([]Identity, error) {
+	return t.members(t.Leader.Alive())
+}
+
+// members is Members with the leader's liveness, which decides whether
+// its process group counts, given.
+func (t Tree) members(leaderAlive bool) ([]Identity, error) {
 	table, err := scans.fresh()
 	if err != nil {
 		return nil, err
 	}
-	leaderAlive := t.Leader.Alive()
 	var descends func(e *entry) bool
 	if t.Descendants {
 		descends = descendsFrom(table, t.Leader)
@@ -147,9 +152,30 @@ func (t Tree) Stop(ctx context.Context, sig unix.Signal, grace, killWait time.Du
 // none is left or ctx ends.
 func (t Tree) signalUntilGone(ctx context.Context, sig unix.Signal) (int, error) {
 	signalled := map[Identity]bool{}
-	for {
-		window := openWindow()
-		members, err := t.Members()
+	// The leader is told first, before the scan for the rest of its
+	// tree: its shutdown (a JVM behind start.sh takes tens of ms) then
+	// overlaps the scan instead of following it. Its process group
+	// counts in that scan as the live group it was when it was told,
+	// unless its pid was handed out again meanwhile. Not when members
+	// are known by descent: the leader's death would orphan them.
+	window := openWindow()
+	groupAlive := t.Leader.Alive()
+	if leader, err := Open(t.Leader); err == nil {
+		defer leader.Close()
+		if !t.Descendants {
+			if err := leader.Signal(sig); err != nil {
+				return 0, fmt.Errorf("signal %s to pid %d: %w", unix.SignalName(sig), t.Leader.PID, err)
+			}
+			signalled[t.Leader] = true
+			groupAlive = !window.handedOut(t.Leader.PID)
+		}
+	}
+	for first := true; ; first = false {
+		if !first {
+			window = openWindow()
+			groupAlive = t.Leader.Alive()
+		}
+		members, err := t.members(groupAlive)
 		if err != nil {
 			return len(signalled), err
 		}
@@ -195,6 +221,19 @@ type pidWindow struct {
 func openWindow() pidWindow {
 	from, err := lastPID()
 	return pidWindow{from: from, began: time.Now(), err: err}
+}
+
+// handedOut reports whether pid may have been handed out since w
+// opened.
+func (w pidWindow) handedOut(pid int) bool {
+	last, err := lastPID()
+	switch {
+	case w.err != nil || err != nil || time.Since(w.began) > time.Second:
+		return true
+	case last >= w.from:
+		return pid > w.from && pid <= last
+	}
+	return pid > w.from || pid <= last // wrapped at pid_max
 }
 
 // maxWindow bounds the pids looked at one by one; past it a scan of
