@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -162,5 +165,47 @@ func TestTreeStopFindsMembersForkedLate(t *testing.T) {
 	}
 	if len(left) > 0 {
 		t.Fatalf("Stop returned with members left: %v", left)
+	}
+}
+
+// The leader is told first, and a shell dies of it at once; a member of
+// its process group that carries no token (its environment cleared) is
+// found all the same, as a member of the group the leader led when it
+// was told, and stopped with it.
+func TestTreeStopEndsTheGroupOfALeaderThatDiesFirst(t *testing.T) {
+	devnull, _ := os.OpenFile(os.DevNull, os.O_WRONLY, 0)
+	defer devnull.Close()
+	dir := t.TempDir()
+	token := "test-token-" + t.Name()
+	leader, err := Spawn(Spec{
+		Argv:   []string{"/bin/sh", "-c", "env -i sleep 100 & echo $! >child; wait"},
+		Dir:    dir,
+		Env:    []string{"PATH=/usr/bin:/bin", TokenVar + "=" + token},
+		Stdout: devnull, Stderr: devnull,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	go unix.Wait4(leader.PID, nil, 0, nil)
+	tree := Tree{Leader: leader, Token: token}
+	t.Cleanup(func() { tree.Stop(context.Background(), unix.SIGKILL, time.Second, time.Second) })
+	if m := waitMembers(t, tree, 2); len(m) != 2 {
+		t.Fatalf("members = %v, want the shell and its child", m)
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "child"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pid, _ := strconv.Atoi(strings.TrimSpace(string(b)))
+	child, err := Inspect(pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := tree.Stop(context.Background(), unix.SIGTERM, 5*time.Second, time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if child.Identity.Alive() || res.Signalled != 2 {
+		t.Errorf("the group's member without the token: alive %v, %d signalled", child.Identity.Alive(), res.Signalled)
 	}
 }
