@@ -17,22 +17,29 @@ import (
 // one that left it, all carrying the test's token.
 func spawnTree(t *testing.T) Identity {
 	t.Helper()
+	return spawnShell(t, t.TempDir(), "sleep 100 & setsid sleep 100 & sleep 100; true").Leader
+}
+
+// spawnShell runs script with sh in dir, carrying the test's token,
+// reaped as it exits and stopped at the test's end, and returns its tree.
+func spawnShell(t *testing.T, dir, script string) Tree {
+	t.Helper()
 	devnull, _ := os.OpenFile(os.DevNull, os.O_WRONLY, 0)
 	defer devnull.Close()
-	id, err := Spawn(Spec{
-		Argv:   []string{"/bin/sh", "-c", "sleep 100 & setsid sleep 100 & sleep 100; true"},
-		Dir:    t.TempDir(),
-		Env:    []string{"PATH=/usr/bin:/bin", TokenVar + "=test-token-" + t.Name()},
+	token := "test-token-" + t.Name()
+	leader, err := Spawn(Spec{
+		Argv:   []string{"/bin/sh", "-c", script},
+		Dir:    dir,
+		Env:    []string{"PATH=/usr/bin:/bin", TokenVar + "=" + token},
 		Stdout: devnull, Stderr: devnull,
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	go unix.Wait4(id.PID, nil, 0, nil)
-	t.Cleanup(func() {
-		(Tree{Leader: id, Token: "test-token-" + t.Name()}).Stop(context.Background(), unix.SIGKILL, time.Second, time.Second)
-	})
-	return id
+	go unix.Wait4(leader.PID, nil, 0, nil)
+	tree := Tree{Leader: leader, Token: token}
+	t.Cleanup(func() { tree.Stop(context.Background(), unix.SIGKILL, time.Second, time.Second) })
+	return tree
 }
 
 func waitMembers(t *testing.T, tree Tree, n int) []Identity {
@@ -140,21 +147,7 @@ func TestFindInstances(t *testing.T) {
 // more process, which leaves the process group) makes a member the first
 // scan could not see: Stop looks again, and ends it too.
 func TestTreeStopFindsMembersForkedLate(t *testing.T) {
-	devnull, _ := os.OpenFile(os.DevNull, os.O_WRONLY, 0)
-	defer devnull.Close()
-	token := "test-token-" + t.Name()
-	leader, err := Spawn(Spec{
-		Argv:   []string{"/bin/sh", "-c", "trap 'setsid sleep 100 & exit 0' TERM; while :; do sleep 0.05; done"},
-		Dir:    t.TempDir(),
-		Env:    []string{"PATH=/usr/bin:/bin", TokenVar + "=" + token},
-		Stdout: devnull, Stderr: devnull,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	go unix.Wait4(leader.PID, nil, 0, nil)
-	tree := Tree{Leader: leader, Token: token}
-	t.Cleanup(func() { tree.Stop(context.Background(), unix.SIGKILL, time.Second, time.Second) })
+	tree := spawnShell(t, t.TempDir(), "trap 'setsid sleep 100 & exit 0' TERM; while :; do sleep 0.05; done")
 	waitMembers(t, tree, 1)
 	if _, err := tree.Stop(context.Background(), unix.SIGTERM, 5*time.Second, time.Second); err != nil {
 		t.Fatal(err)
@@ -173,22 +166,8 @@ func TestTreeStopFindsMembersForkedLate(t *testing.T) {
 // found all the same, as a member of the group the leader led when it
 // was told, and stopped with it.
 func TestTreeStopEndsTheGroupOfALeaderThatDiesFirst(t *testing.T) {
-	devnull, _ := os.OpenFile(os.DevNull, os.O_WRONLY, 0)
-	defer devnull.Close()
 	dir := t.TempDir()
-	token := "test-token-" + t.Name()
-	leader, err := Spawn(Spec{
-		Argv:   []string{"/bin/sh", "-c", "env -i sleep 100 & echo $! >child; wait"},
-		Dir:    dir,
-		Env:    []string{"PATH=/usr/bin:/bin", TokenVar + "=" + token},
-		Stdout: devnull, Stderr: devnull,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	go unix.Wait4(leader.PID, nil, 0, nil)
-	tree := Tree{Leader: leader, Token: token}
-	t.Cleanup(func() { tree.Stop(context.Background(), unix.SIGKILL, time.Second, time.Second) })
+	tree := spawnShell(t, dir, "env -i sleep 100 & echo $! >child; wait")
 	if m := waitMembers(t, tree, 2); len(m) != 2 {
 		t.Fatalf("members = %v, want the shell and its child", m)
 	}
