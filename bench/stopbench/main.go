@@ -340,6 +340,9 @@ func printTable(title string, tools []tool, results [][]time.Duration, left []in
 }
 
 func printRow(name string, r []time.Duration, ref time.Duration, extra string) {
+	if len(r) == 0 {
+		return // a tool given no runs (-slow-runs 0)
+	}
 	r = slices.Clone(r)
 	slices.Sort(r)
 	fmt.Printf("| %-48s | %4d | %10s | %10s | %10s | %-18s |%s\n", name, len(r), ms(r[0]), ms(measure.Median(r)), ms(r[len(r)-1]), strconv.FormatFloat(float64(measure.Median(r))/float64(ref), 'f', 2, 64)+"×", extra)
