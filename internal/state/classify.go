@@ -66,6 +66,16 @@ func (s Store) Observe(name, pidFile string) Observation {
 	o := s.readRecords(name, pidFile)
 	if r := o.Record; r != nil {
 		o.LeaderAlive = r.Leader.Alive()
+		if !o.LeaderAlive && r.Phase != PhaseStopping && r.Phase != PhaseStopped {
+			// A stop records itself before it signals, and the leader
+			// may have died of a stop recorded after the record was
+			// read: read it again, after the death was seen, before
+			// calling the death unasked for.
+			if again := s.readRecords(name, pidFile); again.Record != nil && (again.Record.Phase != r.Phase || again.Record.Leader != r.Leader) {
+				o, r = again, again.Record
+				o.LeaderAlive = r.Leader.Alive()
+			}
+		}
 		o.SupervisorAlive = s.supervisorAlive(r)
 		if r.Phase == PhaseStopping {
 			o.StopInterrupted = !s.Locked(name)
