@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"os"
 	"strconv"
@@ -159,8 +160,10 @@ func (t Tree) signalUntilGone(ctx context.Context, sig unix.Signal) (int, error)
 	// unless its pid was handed out again meanwhile. Not when members
 	// are known by descent: the leader's death would orphan them.
 	window := openWindow()
-	groupAlive := t.Leader.Alive()
-	if leader, err := Open(t.Leader); err == nil {
+	leader, err := Open(t.Leader)
+	groupAlive := err == nil // Open checks that the leader lives
+	switch {
+	case err == nil:
 		defer leader.Close()
 		if !t.Descendants {
 			if err := leader.Signal(sig); err != nil {
@@ -169,12 +172,10 @@ func (t Tree) signalUntilGone(ctx context.Context, sig unix.Signal) (int, error)
 			signalled[t.Leader] = true
 			groupAlive = !window.handedOut(t.Leader.PID)
 		}
+	case !errors.Is(err, ErrGone):
+		groupAlive = t.Leader.Alive() // no pidfd to be had: ask /proc
 	}
-	for first := true; ; first = false {
-		if !first {
-			window = openWindow()
-			groupAlive = t.Leader.Alive()
-		}
+	for {
 		members, err := t.members(groupAlive)
 		if err != nil {
 			return len(signalled), err
@@ -206,6 +207,8 @@ func (t Tree) signalUntilGone(ctx context.Context, sig unix.Signal) (int, error)
 		if !t.madeMembersIn(window) {
 			return len(signalled), nil
 		}
+		window = openWindow()
+		groupAlive = t.Leader.Alive()
 	}
 }
 
@@ -223,12 +226,20 @@ func openWindow() pidWindow {
 	return pidWindow{from: from, began: time.Now(), err: err}
 }
 
+// last returns the last pid handed out, and false when the pids handed
+// out since w opened cannot be told: a pid unreadable, or so long passed
+// that the counter could have gone all the way round.
+func (w pidWindow) last() (int, bool) {
+	last, err := lastPID()
+	return last, w.err == nil && err == nil && time.Since(w.began) <= time.Second
+}
+
 // handedOut reports whether pid may have been handed out since w
 // opened.
 func (w pidWindow) handedOut(pid int) bool {
-	last, err := lastPID()
+	last, ok := w.last()
 	switch {
-	case w.err != nil || err != nil || time.Since(w.began) > time.Second:
+	case !ok:
 		return true
 	case last >= w.from:
 		return pid > w.from && pid <= last
@@ -247,9 +258,9 @@ const maxWindow = 256
 // long passed for it not to have gone round) or membership needs the
 // whole process table (Descendants), any pid handed out counts.
 func (t Tree) madeMembersIn(w pidWindow) bool {
-	last, err := lastPID()
+	last, ok := w.last()
 	switch {
-	case w.err != nil || err != nil || time.Since(w.began) > time.Second:
+	case !ok:
 		return true
 	case last == w.from:
 		return false
