@@ -7,7 +7,6 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"sync"
 
 	"golang.org/x/sys/unix"
 
@@ -21,16 +20,14 @@ import (
 // names. So the endpoint remembers which files it holds, takes them
 // again when they are gone, and at exit unlinks the socket only while it
 // is still its own: an exiting supervisor never takes the socket of the
-// one that came after it.
+// one that came after it. Its methods are called by the supervisor's
+// main goroutine alone.
 type endpoint struct {
 	runDir, name string
-	locked       bool                    // holds LockFile (not in the foreground)
 	serve        func(*net.UnixListener) // accepts on a listener until it closes
-
-	mu   sync.Mutex
-	lock *pidfile.Lock
-	ln   *net.UnixListener
-	id   fileID
+	lock         *pidfile.Lock           // LockFile; nil in the foreground
+	ln           *net.UnixListener
+	id           fileID
 }
 
 // LockFile is the run_dir lock its one background supervisor holds.
@@ -51,7 +48,7 @@ func statID(path string) (fileID, bool) {
 // socket name and starts serving it. It returns nil, nil when another
 // supervisor holds the lock.
 func openEndpoint(runDir, name string, locked bool, serve func(*net.UnixListener)) (*endpoint, error) {
-	e := &endpoint{runDir: runDir, name: name, locked: locked, serve: serve}
+	e := &endpoint{runDir: runDir, name: name, serve: serve}
 	if locked {
 		lock, err := pidfile.TryLock(e.lockPath())
 		if err != nil || lock == nil {
@@ -75,14 +72,11 @@ func (e *endpoint) bind() error {
 	if err != nil {
 		return err
 	}
-	id, _ := statID(e.path())
-	e.mu.Lock()
-	old := e.ln
-	e.ln, e.id = ln, id
-	e.mu.Unlock()
-	if old != nil {
-		old.Close()
+	if e.ln != nil {
+		e.ln.Close()
 	}
+	e.ln = ln
+	e.id, _ = statID(e.path())
 	go e.serve(ln)
 	return nil
 }
@@ -90,8 +84,6 @@ func (e *endpoint) bind() error {
 // ours reports whether the socket's name still leads to the file bound.
 func (e *endpoint) ours() bool {
 	id, ok := statID(e.path())
-	e.mu.Lock()
-	defer e.mu.Unlock()
 	return ok && id == e.id
 }
 
@@ -105,7 +97,7 @@ func (e *endpoint) Repair() (bool, error) {
 	if e.ours() {
 		return false, nil
 	}
-	if e.locked && !e.lock.Still(e.lockPath()) {
+	if e.lock != nil && !e.lock.Still(e.lockPath()) {
 		lock, err := pidfile.TryLock(e.lockPath())
 		if errors.Is(err, fs.ErrNotExist) {
 			return false, nil // no run_dir: the next command makes it
@@ -123,10 +115,7 @@ func (e *endpoint) Repair() (bool, error) {
 // go of run_dir.
 func (e *endpoint) Close() {
 	mine := e.ours()
-	e.mu.Lock()
-	ln := e.ln
-	e.mu.Unlock()
-	ln.Close()
+	e.ln.Close()
 	if mine {
 		os.Remove(e.path())
 	}
