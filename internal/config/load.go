@@ -390,37 +390,37 @@ func (c *Config) CheckLogFiles() error {
 func (c *Config) CompilePatterns() error {
 	for _, name := range c.Order {
 		s := c.Services[name]
-		if err := s.Ready.compile(); err != nil {
-			return err
-		}
+		probes := []*Ready{s.Ready}
 		if s.Liveness != nil {
-			if err := s.Liveness.Check.compile(); err != nil {
-				return err
+			probes = append(probes, s.Liveness.Check)
+		}
+		for _, r := range probes {
+			if r == nil {
+				continue
+			}
+			if logErr, expectErr := r.compile(); logErr != nil || expectErr != nil {
+				return errors.Join(logErr, expectErr)
 			}
 		}
 	}
 	return nil
 }
 
-// compile sets the patterns of a probe decoded without them.
-func (r *Ready) compile() error {
-	if r == nil {
-		return nil
-	}
+// compile sets the probe's patterns from Log and Expect, and says what is
+// wrong with each.
+func (r *Ready) compile() (logErr, expectErr error) {
 	r.LogPattern, r.ExpectPattern = nil, nil
-	var err error
 	if r.Log != "" {
-		if r.LogPattern, err = regexp.Compile(r.Log); err != nil {
-			return err
-		}
+		r.LogPattern, logErr = regexp.Compile(r.Log)
 	}
 	if r.Expect != "" {
-		r.ExpectPattern, err = regexp.Compile(r.Expect)
+		r.ExpectPattern, expectErr = regexp.Compile(r.Expect)
 	}
-	return err
+	return logErr, expectErr
 }
 
 func (v *validator) checkReady(at []string, r *Ready) {
+	logErr, expectErr := r.compile()
 	var kinds []string
 	for _, k := range r.kinds() {
 		if k.target != "" {
@@ -433,22 +433,14 @@ func (v *validator) checkReady(at []string, r *Ready) {
 	case len(kinds) > 1:
 		v.fail(at, "more than one probe kind (%s): set exactly one", strings.Join(sortedCopy(kinds), ", "))
 	}
-	if r.Log != "" {
-		re, err := regexp.Compile(r.Log)
-		if err != nil {
-			v.fail(append(at, "log"), "bad regular expression: %v", err)
-		}
-		r.LogPattern = re
+	if logErr != nil {
+		v.fail(append(at, "log"), "bad regular expression: %v", logErr)
 	}
 	if (r.Send != "" || r.Expect != "") && r.TCP == "" {
 		v.fail(at, "send and expect go with a tcp probe")
 	}
-	if r.Expect != "" {
-		re, err := regexp.Compile(r.Expect)
-		if err != nil {
-			v.fail(append(at, "expect"), "bad regular expression: %v", err)
-		}
-		r.ExpectPattern = re
+	if expectErr != nil {
+		v.fail(append(at, "expect"), "bad regular expression: %v", expectErr)
 	}
 	if r.HTTP != "" && !strings.HasPrefix(r.HTTP, "http://") && !strings.HasPrefix(r.HTTP, "https://") {
 		v.fail(append(at, "http"), "want an http:// or https:// URL, got %q", r.HTTP)
