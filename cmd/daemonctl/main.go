@@ -7,6 +7,7 @@ import (
 	"runtime"
 
 	"github.com/daemonctl/daemonctl/internal/cli"
+	_ "github.com/daemonctl/daemonctl/internal/pagein" // first: see its doc
 )
 
 func main() {

@@ -4,10 +4,13 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/spf13/cobra"
+
+	"github.com/daemonctl/daemonctl/internal/pagein"
 )
 
 // run runs daemonctl's CLI in this process on a config of yaml.
@@ -74,6 +77,20 @@ func TestClusterHostsLimit(t *testing.T) {
 		code, _, stderr := run(t, yaml, args...)
 		if code != ExitUsage || !strings.Contains(stderr, "--hosts") {
 			t.Errorf("%v: exit %d, %q; want 2 naming --hosts", args, code, stderr)
+		}
+	}
+}
+
+// The long-lived modes must be named in pagein's list, or each would
+// keep the pages mapped ahead for a short command for its whole life.
+func TestPageinKnowsTheLongLivedModes(t *testing.T) {
+	root := NewRoot(&Factory{})
+	for _, name := range []string{"run", supervisorCmdName} {
+		if cmd, _, err := root.Find([]string{name}); err != nil || cmd.Name() != name {
+			t.Fatalf("no command %q: %v", name, err)
+		}
+		if !slices.Contains(pagein.LongLived, name) {
+			t.Errorf("pagein.LongLived = %q lacks %q", pagein.LongLived, name)
 		}
 	}
 }

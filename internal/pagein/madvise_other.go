@@ -1,0 +1,5 @@
+//go:build !(linux && amd64)
+
+package pagein
+
+func madvise(addr, n, advice uintptr) uintptr { return 0 }
