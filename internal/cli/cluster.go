@@ -75,7 +75,7 @@ func onCluster(f *Factory, act func(r *cluster.Runner, ctx context.Context, name
 		}
 		asJSON, _ := cmd.Flags().GetBool("json")
 		if !asJSON {
-			return clusterError(act(r, cmd.Context(), args, func(step cluster.Step) {
+			return clusterError(act(r, f.Interruptible(cmd), args, func(step cluster.Step) {
 				for _, res := range step.Results {
 					writeHostOutput(f.IO.Out, f.IO.Err, res)
 				}
@@ -83,7 +83,7 @@ func onCluster(f *Factory, act func(r *cluster.Runner, ctx context.Context, name
 		}
 		r.RemoteArgs = []string{"--json"}
 		var outcomes cluster.Outcomes
-		err = act(r, cmd.Context(), args, outcomes.Add)
+		err = act(r, f.Interruptible(cmd), args, outcomes.Add)
 		if err != nil && !clusterFailure(err) {
 			return clusterError(err) // not about a host: a usage or config error
 		}
@@ -207,7 +207,7 @@ func newClusterStatusCmd(f *Factory) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			hosts, code, err := r.Status(cmd.Context(), args)
+			hosts, code, err := r.Status(f.Interruptible(cmd), args)
 			var unknown *config.UnknownServiceError
 			if errors.As(err, &unknown) {
 				return &ExitError{Code: ExitStatusUnknown, Err: err} // as status does
@@ -318,7 +318,7 @@ func newClusterDiffCmd(f *Factory) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			drifts, unreachable, err := r.Diff(cmd.Context(), args)
+			drifts, unreachable, err := r.Diff(f.Interruptible(cmd), args)
 			if err != nil {
 				return clusterError(err)
 			}

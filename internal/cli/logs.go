@@ -41,7 +41,7 @@ func newLogsCmd(f *Factory) *cobra.Command {
 			if fi, err := os.Stat(path); err == nil {
 				end = fi.Size()
 			}
-			return logs.Follow(cmd.Context(), path, end, f.IO.Out)
+			return logs.Follow(f.Interruptible(cmd), path, end, f.IO.Out)
 		},
 	}
 	cmd.Flags().BoolVarP(&follow, "follow", "f", false, "keep printing lines as they are written, across rotations")

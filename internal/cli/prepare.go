@@ -44,7 +44,7 @@ func newProbeCmd(f *Factory) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			err = m.Probe(cmd.Context(), args[0], wait)
+			err = m.Probe(f.Interruptible(cmd), args[0], wait)
 			if errors.Is(err, lifecycle.ErrNoProbe) {
 				return &ExitError{Code: ExitUsage, Err: err}
 			}

@@ -20,7 +20,7 @@ func newRunCmd(f *Factory) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			code, err := foreground.Run(cmd.Context(), foreground.Options{
+			code, err := foreground.Run(f.Interruptible(cmd), foreground.Options{
 				Config:  cfg,
 				Load:    func() (*config.Config, error) { return config.Load(cfg.Path) },
 				Environ: f.IO.Environ,

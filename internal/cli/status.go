@@ -45,7 +45,7 @@ func newStatusCmd(f *Factory) *cobra.Command {
 				return err
 			}
 			if watch {
-				return watchStatus(cmd.Context(), f.IO.Out, m, args, interval, f.terminal())
+				return watchStatus(f.Interruptible(cmd), f.IO.Out, m, args, interval, f.terminal())
 			}
 			statuses, err := m.Status(args)
 			var unknown *config.UnknownServiceError

@@ -23,7 +23,7 @@ func newSupervisorCmd(f *Factory) *cobra.Command {
 			// service: one thread and a tight heap keep it small.
 			runtime.GOMAXPROCS(1)
 			debug.SetGCPercent(25)
-			return supervisor.Serve(cmd.Context(), f.Config)
+			return supervisor.Serve(f.Interruptible(cmd), f.Config)
 		},
 	}
 }

@@ -36,7 +36,7 @@ func newUpdateCmd(f *Factory) *cobra.Command {
 				printPlan(f.IO.Out, plan, "would ")
 				return nil
 			}
-			plan, err := m.Update(cmd.Context(), opts)
+			plan, err := m.Update(f.Interruptible(cmd), opts)
 			if asJSON {
 				return writeOutcomes(f.IO.Out, m, err)
 			}

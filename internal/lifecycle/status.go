@@ -20,8 +20,12 @@ func (m *Manager) Status(names []string) ([]state.Status, error) {
 		return nil, err
 	}
 	owner := m.store.CheckOwner(m.cfg.Path, false)
-	store := m.store.Snapshot()
 	out := make([]state.Status, len(services))
+	if len(services) == 1 { // what a snapshot or a goroutine would save, one look costs
+		out[0] = m.statusIn(m.store, owner, &drift.Hasher{}, services[0])
+		return out, nil
+	}
+	store := m.store.Snapshot()
 	// Reading each service's files and /proc entries is most of a status
 	// of many services, and mostly waiting on the kernel: one goroutine
 	// per CPU shares it out.

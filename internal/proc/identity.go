@@ -60,7 +60,6 @@ var (
 	bootOnce sync.Once
 	bootID   string
 	bootErr  error
-	bootTime time.Time
 )
 
 // BootID returns the kernel's boot id (random(4): /proc/sys/kernel/random/boot_id).
@@ -72,7 +71,6 @@ func BootID() (string, error) {
 			return
 		}
 		bootID = strings.TrimSpace(string(b))
-		bootTime = readBootTime()
 	})
 	return bootID, bootErr
 }
@@ -112,13 +110,17 @@ func (id Identity) Alive() bool {
 
 // StartTime converts the identity's start ticks to wall-clock time.
 func (id Identity) StartTime() time.Time {
-	BootID()
-	return bootTime.Add(time.Duration(id.StartTicks) * time.Second / clockTicks)
+	return bootTime().Add(time.Duration(id.StartTicks) * time.Second / clockTicks)
 }
 
 // clockTicks is sysconf(_SC_CLK_TCK); it is 100 on every Linux ABI Go
 // supports (the kernel's USER_HZ).
 const clockTicks = 100
+
+// bootTime is the boot time, read once and only when asked for: the
+// kernel writes all of /proc/stat to answer, which a status of one
+// service would otherwise pay for nothing.
+var bootTime = sync.OnceValue(readBootTime)
 
 // readBootTime reads the "btime" line of /proc/stat: the boot time in
 // seconds since the epoch (proc(5)).
