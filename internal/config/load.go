@@ -93,7 +93,7 @@ func Parse(path string, src []byte) (*Config, error) {
 	}
 	c.Order, c.HostOrder = d.order["services"], d.order["hosts"]
 	v := &validator{d: d, root: root}
-	c.applyDefaults()
+	c.ApplyDefaults()
 	v.check(c)
 	return c, v.err
 }
@@ -126,7 +126,11 @@ func (c *Config) abs(p string) string {
 	return filepath.Join(c.Dir, p)
 }
 
-func (c *Config) applyDefaults() {
+// ApplyDefaults fills what the file left out: paths made absolute,
+// defaults where a key is missing. Parse calls it; so does a config
+// decoded from a copy that left out what equals its default
+// (configcache). Calling it again changes nothing.
+func (c *Config) ApplyDefaults() {
 	c.RunDir = c.abs(orDefault(c.RunDir, "run"))
 	c.LogDir = c.abs(orDefault(c.LogDir, "logs"))
 	c.EnvFile = c.abs(c.EnvFile)
@@ -142,34 +146,7 @@ func (c *Config) applyDefaults() {
 			s = &Service{}
 			c.Services[name] = s
 		}
-		s.Name = name
-		s.Dir = c.abs(orDefault(s.Dir, "."))
-		s.EnvFile = c.abs(s.EnvFile)
-		s.EnvCopyTo = c.abs(s.EnvCopyTo)
-		s.PidFile = c.abs(withHostname(orDefault(s.PidFile, filepath.Join(c.RunDir, name+".pid"))))
-		s.LogFile = c.abs(withHostname(orDefault(s.LogFile, filepath.Join(c.LogDir, name+".out"))))
-		setDefault(&s.StartWithAll, true)
-		if s.StopSignal == 0 {
-			s.StopSignal = Signal(15)
-		}
-		setDefault(&s.StopTimeout, Duration(DefaultStopTimeout))
-		setDefault(&s.StartGrace, Duration(DefaultStartGrace))
-		if l := s.Liveness; l != nil {
-			l.Interval = cmp.Or(l.Interval, Duration(DefaultLivenessInterval))
-			l.Timeout = cmp.Or(l.Timeout, Duration(DefaultLivenessTimeout))
-			l.FailureThreshold = cmp.Or(l.FailureThreshold, DefaultLivenessThreshold)
-			l.Check = &Ready{TCP: l.TCP, HTTP: l.HTTP, Exec: l.Exec, Log: l.Log, Send: l.Send, Expect: l.Expect, Timeout: l.Timeout}
-		}
-		if s.Ready != nil && s.Ready.Timeout == 0 {
-			s.Ready.Timeout = Duration(DefaultReadyTimeout)
-		}
-		if s.Restart == "" {
-			s.Restart = RestartNever
-		}
-		setDefault(&s.RestartDelay, Duration(DefaultRestartDelay))
-		setDefault(&s.RestartLimit, DefaultRestartLimit)
-		setDefault(&s.LogMaxSize, Size(DefaultLogMaxSize))
-		setDefault(&s.LogMaxFiles, DefaultLogMaxFiles)
+		c.serviceDefaults(name, s)
 	}
 	for name, h := range c.Hosts {
 		if h == nil {
@@ -181,6 +158,46 @@ func (c *Config) applyDefaults() {
 			h.Address = name
 		}
 	}
+}
+
+// DefaultService is what the config gives a service named name that sets
+// no key of its own.
+func (c *Config) DefaultService(name string) *Service {
+	s := &Service{}
+	c.serviceDefaults(name, s)
+	return s
+}
+
+// serviceDefaults fills what service name's entry left out.
+func (c *Config) serviceDefaults(name string, s *Service) {
+	s.Name = name
+	s.Dir = c.abs(orDefault(s.Dir, "."))
+	s.EnvFile = c.abs(s.EnvFile)
+	s.EnvCopyTo = c.abs(s.EnvCopyTo)
+	s.PidFile = c.abs(withHostname(orDefault(s.PidFile, filepath.Join(c.RunDir, name+".pid"))))
+	s.LogFile = c.abs(withHostname(orDefault(s.LogFile, filepath.Join(c.LogDir, name+".out"))))
+	setDefault(&s.StartWithAll, true)
+	if s.StopSignal == 0 {
+		s.StopSignal = Signal(15)
+	}
+	setDefault(&s.StopTimeout, Duration(DefaultStopTimeout))
+	setDefault(&s.StartGrace, Duration(DefaultStartGrace))
+	if l := s.Liveness; l != nil {
+		l.Interval = cmp.Or(l.Interval, Duration(DefaultLivenessInterval))
+		l.Timeout = cmp.Or(l.Timeout, Duration(DefaultLivenessTimeout))
+		l.FailureThreshold = cmp.Or(l.FailureThreshold, DefaultLivenessThreshold)
+		l.Check = &Ready{TCP: l.TCP, HTTP: l.HTTP, Exec: l.Exec, Log: l.Log, Send: l.Send, Expect: l.Expect, Timeout: l.Timeout}
+	}
+	if s.Ready != nil && s.Ready.Timeout == 0 {
+		s.Ready.Timeout = Duration(DefaultReadyTimeout)
+	}
+	if s.Restart == "" {
+		s.Restart = RestartNever
+	}
+	setDefault(&s.RestartDelay, Duration(DefaultRestartDelay))
+	setDefault(&s.RestartLimit, DefaultRestartLimit)
+	setDefault(&s.LogMaxSize, Size(DefaultLogMaxSize))
+	setDefault(&s.LogMaxFiles, DefaultLogMaxFiles)
 }
 
 // setDefault points an optional key left out at its default; a key set,

@@ -242,23 +242,74 @@ func store(dir, file string, e entry) {
 }
 
 // encode writes e as JSON without the members that decoding leaves as
-// they are anyway: nulls, and the zero values of fields that are not
-// pointers (a pointer to false is not nil). A config's many unset keys
-// made half of it, and of the time to decode it.
+// they are anyway: nulls, the zero values of fields that are not
+// pointers (a pointer to false is not nil), and a service's members
+// that equal their defaults, which decode applies again. A config's
+// many unset keys and defaults made most of it, and of the time to
+// decode it.
 func encode(e entry) ([]byte, error) {
-	b, err := json.Marshal(e)
+	tree, err := jsonTree(e)
+	if err != nil {
+		return nil, err
+	}
+	pointers := map[string]bool{}
+	pointerFields(reflect.TypeFor[entry](), pointers, map[reflect.Type]bool{})
+	tree = dropZeros(tree, pointers)
+	if err := dropDefaults(tree, e.Config, pointers); err != nil {
+		return nil, err
+	}
+	return json.Marshal(tree)
+}
+
+// dropDefaults leaves out of each service in tree (the entry as JSON)
+// the members that equal what the config gives a service that sets
+// nothing (config.Config.DefaultService), which decode puts back: most
+// of a service, in a config of many.
+func dropDefaults(tree any, c *config.Config, pointers map[string]bool) error {
+	services, _ := lookupPath(tree, "config", "Services").(map[string]any)
+	for name, s := range services {
+		s, ok := s.(map[string]any)
+		if !ok {
+			continue
+		}
+		def, err := jsonTree(c.DefaultService(name))
+		if err != nil {
+			return err
+		}
+		def = dropZeros(def, pointers)
+		for k, v := range def.(map[string]any) {
+			if reflect.DeepEqual(s[k], v) {
+				delete(s, k)
+			}
+		}
+	}
+	return nil
+}
+
+// jsonTree is v as JSON decoded into maps, slices and json.Numbers.
+func jsonTree(v any) (any, error) {
+	b, err := json.Marshal(v)
 	if err != nil {
 		return nil, err
 	}
 	d := json.NewDecoder(bytes.NewReader(b))
 	d.UseNumber() // exactly as written: a limit of 2^64-1 is no float
 	var tree any
-	if err := d.Decode(&tree); err != nil {
-		return nil, err
+	err = d.Decode(&tree)
+	return tree, err
+}
+
+// lookupPath follows keys down through JSON objects; nil if any is
+// missing.
+func lookupPath(tree any, keys ...string) any {
+	for _, k := range keys {
+		m, ok := tree.(map[string]any)
+		if !ok {
+			return nil
+		}
+		tree = m[k]
 	}
-	pointers := map[string]bool{}
-	pointerFields(reflect.TypeFor[entry](), pointers, map[reflect.Type]bool{})
-	return json.Marshal(dropZeros(tree, pointers))
+	return tree
 }
 
 // pointerFields adds to names the name of every pointer field of t and of
@@ -322,5 +373,6 @@ func decode(b []byte) (entry, error) {
 	if e.Config == nil {
 		return e, errors.New("no config")
 	}
+	e.Config.ApplyDefaults() // what encode left out
 	return e, nil
 }

@@ -1,6 +1,7 @@
 package configcache
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -256,5 +257,27 @@ func TestLoadFollowsLinkedLogFiles(t *testing.T) {
 	os.Mkdir(elsewhere, 0o755)
 	if _, err := Load(path, cache); err == nil || !strings.Contains(err.Error(), "not a regular file") {
 		t.Errorf("got %v, want the log_file error", err)
+	}
+}
+
+// A service that sets only its command is stored as only its command:
+// its defaults are put back when it is read.
+func TestEntriesLeaveOutDefaults(t *testing.T) {
+	c, err := config.Parse("/f/daemonctl.yaml", []byte("services:\n  a: {command: [x], stop_timeout: 10s, restart: never}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := encode(entry{Exe: "e", Sum: "s", Config: c})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var e struct {
+		Config struct{ Services map[string]map[string]any }
+	}
+	if err := json.Unmarshal(b, &e); err != nil {
+		t.Fatal(err)
+	}
+	if got := e.Config.Services["a"]; len(got) != 1 || got["Command"] == nil {
+		t.Errorf("service a is stored as %v, want its command alone", got)
 	}
 }
