@@ -59,14 +59,14 @@ func readToken(pid, ppid int) string {
 // is most of a stop's time, so a long list is read by one goroutine per
 // CPU (a stop waits on it; status does not scan).
 func scan() ([]*entry, error) {
-	dir, err := os.ReadDir("/proc")
+	names, err := listProc()
 	if err != nil {
 		return nil, fmt.Errorf("list processes: %w", err)
 	}
 	self := os.Getpid()
-	pids := make([]int, 0, len(dir))
-	for _, d := range dir {
-		if pid, err := strconv.Atoi(d.Name()); err == nil && pid != self {
+	pids := make([]int, 0, len(names))
+	for _, name := range names {
+		if pid, err := strconv.Atoi(name); err == nil && pid != self {
 			pids = append(pids, pid)
 		}
 	}
@@ -84,6 +84,17 @@ func scan() ([]*entry, error) {
 	}
 	wg.Wait()
 	return slices.DeleteFunc(found, func(e *entry) bool { return e == nil }), nil
+}
+
+// listProc lists /proc's names, unsorted: half the time of os.ReadDir,
+// which makes and sorts an entry for each.
+func listProc() ([]string, error) {
+	f, err := os.Open("/proc")
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return f.Readdirnames(-1)
 }
 
 // scanShare is how many processes are worth another goroutine.
