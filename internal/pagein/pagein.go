@@ -15,7 +15,8 @@
 // The long-lived modes (the supervisor, a foreground run) are left out:
 // every page mapped ahead would stay theirs for their whole life, where
 // a short command gives it back when it exits. Their start-up pays the
-// faults, once.
+// faults, once. So is the helper that sets a service's user and limits
+// and then executes it: it would map for nothing.
 //
 // The package imports nothing but unsafe, so that the linker's init
 // order (the first ready package by import path) runs it before nearly
@@ -50,10 +51,10 @@ const (
 	bssAhead = 256 << 10
 )
 
-// LongLived names the command-line words of daemonctl's long-lived
-// modes, which map nothing ahead. The cli package's tests hold it to
-// the commands' names.
-var LongLived = []string{"run", "__supervisor"}
+// Skipped names the command-line words of the modes that map nothing
+// ahead: the supervisor, a foreground run, and the exec helper. The cli
+// package's tests hold it to the commands' names.
+var Skipped = []string{"run", "__supervisor", "__exec"}
 
 // programHeader is an ELF64 program header as the kernel left it in
 // memory (AT_PHDR).
@@ -77,7 +78,7 @@ var heapMark *[16]byte
 
 func init() {
 	for _, arg := range runtimeArgs() {
-		for _, mode := range LongLived {
+		for _, mode := range Skipped {
 			if arg == mode {
 				return
 			}

@@ -109,16 +109,16 @@ func TestTheHeapAheadIsMapped(t *testing.T) {
 	}
 }
 
-// TestLongLivedModesMapNothingAhead runs this test binary again with a
-// long-lived mode's word among its arguments.
-func TestLongLivedModesMapNothingAhead(t *testing.T) {
+// TestSkippedModesMapNothingAhead runs this test binary again with a
+// skipped mode's word among its arguments.
+func TestSkippedModesMapNothingAhead(t *testing.T) {
 	if os.Getenv("PAGEIN_CHILD") != "" {
 		size, rss := mapping(t, "r-xp")
 		fmt.Printf("resident %d of %d\n", rss, size)
 		return
 	}
-	for _, mode := range LongLived {
-		cmd := exec.Command(os.Args[0], "-test.run=^TestLongLivedModesMapNothingAhead$", mode)
+	for _, mode := range Skipped {
+		cmd := exec.Command(os.Args[0], "-test.run=^TestSkippedModesMapNothingAhead$", mode)
 		cmd.Env = append(os.Environ(), "PAGEIN_CHILD=1")
 		out, err := cmd.Output()
 		if err != nil {
