@@ -31,4 +31,6 @@ go run ./bench/clusterbench -daemonctl bin/daemonctl
 echo
 go run ./bench/zkrollbench -daemonctl bin/daemonctl
 echo
+go run ./bench/faultbench -daemonctl bin/daemonctl
+echo
 go run ./bench/floorbench -daemonctl bin/daemonctl
