@@ -1,12 +1,12 @@
 package lifecycle
 
 import (
-	"runtime"
-	"sync"
+	"iter"
 
 	"github.com/daemonctl/daemonctl/internal/config"
 	"github.com/daemonctl/daemonctl/internal/drift"
 	"github.com/daemonctl/daemonctl/internal/state"
+	"github.com/daemonctl/daemonctl/internal/stripe"
 )
 
 // Status reports the named services (all when none is named), each as
@@ -27,23 +27,18 @@ func (m *Manager) Status(names []string) ([]state.Status, error) {
 	}
 	store := m.store.Snapshot()
 	// Reading each service's files and /proc entries is most of a status
-	// of many services, and mostly waiting on the kernel: one goroutine
-	// per CPU shares it out.
-	workers := min(runtime.GOMAXPROCS(0), 1+len(services)/statusShare)
-	var wg sync.WaitGroup
-	for w := range workers {
-		wg.Go(func() {
-			var hasher drift.Hasher // its cache of env files is its own
-			for i := w; i < len(services); i += workers {
-				out[i] = m.statusIn(store, owner, &hasher, services[i])
-			}
-		})
-	}
-	wg.Wait()
+	// of many services, and mostly waiting on the kernel.
+	stripe.Do(len(services), statusShare, func(indexes iter.Seq[int]) {
+		var hasher drift.Hasher // its cache of env files is its goroutine's own
+		for i := range indexes {
+			out[i] = m.statusIn(store, owner, &hasher, services[i])
+		}
+	})
 	return out, nil
 }
 
-// statusShare is how many services are worth another goroutine.
+// statusShare is how many services are worth another goroutine
+// (stripe.Do).
 const statusShare = 16
 
 // statusIn is the status of service s in store (a snapshot); owner is

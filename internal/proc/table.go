@@ -4,13 +4,15 @@ import (
 	"bytes"
 	"cmp"
 	"fmt"
+	"iter"
 	"os"
-	"runtime"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/daemonctl/daemonctl/internal/stripe"
 )
 
 // entry is one live process in a scan of /proc.
@@ -71,18 +73,13 @@ func scan() ([]*entry, error) {
 		}
 	}
 	found := make([]*entry, len(pids))
-	workers := min(runtime.GOMAXPROCS(0), 1+len(pids)/scanShare)
-	var wg sync.WaitGroup
-	for w := range workers {
-		wg.Go(func() {
-			for i := w; i < len(pids); i += workers {
-				if info, err := Inspect(pids[i]); err == nil && !info.Zombie {
-					found[i] = &entry{Info: info}
-				}
+	stripe.Do(len(pids), scanShare, func(indexes iter.Seq[int]) {
+		for i := range indexes {
+			if info, err := Inspect(pids[i]); err == nil && !info.Zombie {
+				found[i] = &entry{Info: info}
 			}
-		})
-	}
-	wg.Wait()
+		}
+	})
 	return slices.DeleteFunc(found, func(e *entry) bool { return e == nil }), nil
 }
 
@@ -97,7 +94,8 @@ func listProc() ([]string, error) {
 	return f.Readdirnames(-1)
 }
 
-// scanShare is how many processes are worth another goroutine.
+// scanShare is how many processes are worth another goroutine
+// (stripe.Do).
 const scanShare = 64
 
 // scans coalesces scans of /proc: many trees stopping at once (a stop of
