@@ -30,7 +30,7 @@ import (
 var (
 	daemonctl = flag.String("daemonctl", "bin/daemonctl", "daemonctl binary")
 	services  = flag.Int("services", 100, "services in the config")
-	runs      = flag.Int("runs", 20, "runs of each status case")
+	runs      = flag.Int("runs", 60, "runs of each status case")
 	starts    = flag.Int("starts", 5, "runs of the start case")
 )
 

@@ -92,13 +92,15 @@ func main() {
 	}
 	fmt.Printf("# stop\n\n")
 	measureStops(sleepServer(), tools)
-	fmt.Println()
-	jvm, err := jvmServer()
-	measure.Check(err)
-	for i := range tools {
-		tools[i].runs = min(tools[i].runs, *jvmRuns)
+	if *jvmRuns > 0 {
+		fmt.Println()
+		jvm, err := jvmServer()
+		measure.Check(err)
+		for i := range tools {
+			tools[i].runs = min(tools[i].runs, *jvmRuns)
+		}
+		measureStops(jvm, tools)
 	}
-	measureStops(jvm, tools)
 	fmt.Printf("\n# status of one service\n\n")
 	measureStatus(dc, dsScript)
 }

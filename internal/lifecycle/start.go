@@ -130,7 +130,7 @@ func (m *Manager) startOne(ctx context.Context, s *config.Service) error {
 		// We hold the lock a stop holds throughout, so that stop died
 		// half-way: finish it, then start afresh.
 		m.printf("%s: finishing a stop that was interrupted", s.Name)
-		if err := m.stopLocked(ctx, s, o, StopOptions{}); err != nil {
+		if _, err := m.stopLocked(ctx, s, o, StopOptions{}); err != nil {
 			l.Release()
 			return err
 		}

@@ -49,12 +49,13 @@ func (m *Manager) stopOne(ctx context.Context, s *config.Service, opts StopOptio
 		return &ServiceError{Service: s.Name, Err: err}
 	}
 	o := m.observe(s)
-	err = m.stopLocked(ctx, s, o, opts)
+	handedOver, err := m.stopLocked(ctx, s, o, opts)
 	l.Release()
-	// The monitor records the exit under the lock, then leaves; it is
-	// told to go in case it is waiting to restart, and waited for, so that
-	// nothing of the service is left once stop returns.
-	if o.Record != nil && o.SupervisorAlive {
+	// Unless it handed the exit over, the monitor records the exit under
+	// the lock, then leaves; it is told to go in case it is waiting to
+	// restart, and waited for, so that nothing of the service is left
+	// once stop returns. One that handed it over leaves by itself.
+	if o.Record != nil && o.SupervisorAlive && !handedOver {
 		m.release(o.Record)
 	}
 	if err == nil && m.isRemoved(s) {
@@ -63,31 +64,33 @@ func (m *Manager) stopOne(ctx context.Context, s *config.Service, opts StopOptio
 	return err
 }
 
-func (m *Manager) stopLocked(ctx context.Context, s *config.Service, o state.Observation, opts StopOptions) error {
+// stopLocked stops the service, its lock held. It reports whether the
+// supervisor handed it the exit, which it then recorded (HandOver).
+func (m *Manager) stopLocked(ctx context.Context, s *config.Service, o state.Observation, opts StopOptions) (bool, error) {
 	if o.RecordErr != nil {
-		return &ServiceError{Service: s.Name, Err: unreadableRecord(o.RecordErr)}
+		return false, &ServiceError{Service: s.Name, Err: unreadableRecord(o.RecordErr)}
 	}
 	st := o.Record
 	if o.Foreign != nil && !opts.Adopt {
-		return &ServiceError{Service: s.Name, Err: foreignError(o.Foreign, "not stopping it (stop --adopt takes it over, then stops it)")}
+		return false, &ServiceError{Service: s.Name, Err: foreignError(o.Foreign, "not stopping it (stop --adopt takes it over, then stops it)")}
 	}
 	if o.Foreign != nil {
 		adopted, err := m.adoptLocked(ctx, s, o, o.Foreign.Identity)
 		if err != nil {
-			return &ServiceError{Service: s.Name, Err: err}
+			return false, &ServiceError{Service: s.Name, Err: err}
 		}
 		st, o.Record = adopted, adopted
 	}
 	if st == nil || st.Phase == state.PhaseStopped {
-		return m.clearStale(s, o)
+		return false, m.clearStale(s, o)
 	}
 	// Recorded before any signal, so that whoever watches the service
 	// knows its exit was asked for.
 	if err := st.RequestStop(); err != nil {
-		return &ServiceError{Service: s.Name, Err: err}
+		return false, &ServiceError{Service: s.Name, Err: err}
 	}
 	if err := m.writeRecord(s, st); err != nil {
-		return &ServiceError{Service: s.Name, Err: err}
+		return false, &ServiceError{Service: s.Name, Err: err}
 	}
 	grace := s.StopTimeout.Std()
 	if opts.Timeout > 0 {
@@ -95,16 +98,18 @@ func (m *Manager) stopLocked(ctx context.Context, s *config.Service, o state.Obs
 	}
 	crashpoint.Here("stop:claimed")
 	began := time.Now()
+	handOver := m.beginHandOver(ctx, o)
 	res, err := st.Tree().Stop(ctx, unix.Signal(s.StopSignal), grace, proc.KillWait)
+	exit, handedOver := handOver(res, err)
 	if err != nil {
-		return &ServiceError{Service: s.Name, Err: fmt.Errorf("unable to stop: %w", err)}
+		return false, &ServiceError{Service: s.Name, Err: fmt.Errorf("unable to stop: %w", err)}
 	}
 	crashpoint.Here("stop:signalled")
-	if err := m.markStopped(s, st); err != nil {
-		return &ServiceError{Service: s.Name, Err: err}
+	if err := m.markStopped(s, st, exit); err != nil {
+		return false, &ServiceError{Service: s.Name, Err: err}
 	}
 	if res.Signalled == 0 {
-		return m.clearStale(s, o)
+		return false, m.clearStale(s, o)
 	}
 	took := time.Since(began).Round(time.Millisecond)
 	m.did(s.Name, ActionStopped)
@@ -113,14 +118,64 @@ func (m *Manager) stopLocked(ctx context.Context, s *config.Service, o state.Obs
 	} else {
 		m.printf("%s stopped (pid %d, %s)", s.Name, st.Leader.PID, took)
 	}
-	return nil
+	return handedOver, nil
 }
 
-// markStopped records the stop and removes the pid file if it still names
-// this instance.
-func (m *Manager) markStopped(s *config.Service, st *state.Record) error {
+// beginHandOver asks the supervisor for the exit of the instance the
+// stop is ending, for the stop to record with the stop (HandOver): the
+// monitor then has nothing to write, and the stop need not wait for it to
+// take the lock after us and leave. The question goes as soon as the
+// leader is gone, while the stop still makes sure the rest of its tree
+// is; the returned func gives the answer once the stop is done, and none
+// when the stop failed or no exit came.
+func (m *Manager) beginHandOver(ctx context.Context, o state.Observation) func(proc.StopResult, error) (*proc.ExitStatus, bool) {
+	none := func(proc.StopResult, error) (*proc.ExitStatus, bool) { return nil, false }
+	st := o.Record
+	if !o.SupervisorAlive || st.Claim == "" {
+		return none
+	}
+	leader, err := proc.Open(st.Leader)
+	if err != nil {
+		return none // gone already: nothing of it for this stop to hear
+	}
+	type answer struct {
+		exit proc.ExitStatus
+		ok   bool
+	}
+	answers := make(chan answer, 1)
+	leaderGone, cancel := context.WithCancel(ctx)
+	go func() {
+		defer leader.Close()
+		if proc.WaitAll(leaderGone, []*proc.Handle{leader}) != nil {
+			answers <- answer{}
+			return
+		}
+		exit, ok, err := m.sup.HandOver(st.Service, st.Claim, st.Token)
+		answers <- answer{exit, ok && err == nil}
+	}()
+	return func(res proc.StopResult, err error) (*proc.ExitStatus, bool) {
+		defer cancel()
+		if err != nil {
+			return nil, false // the monitor records what it sees, and is released
+		}
+		a := <-answers
+		if !a.ok || res.Signalled == 0 {
+			return nil, false
+		}
+		return &a.exit, true
+	}
+}
+
+// markStopped records the stop, with the instance's exit when it is
+// known, and removes the pid file if it still names this instance.
+func (m *Manager) markStopped(s *config.Service, st *state.Record, exit *proc.ExitStatus) error {
 	if err := pidfile.RemovePIDIf(s.PidFile, st.Leader.PID); err != nil {
 		return fmt.Errorf("remove pid file: %w", err)
+	}
+	if exit != nil {
+		if err := st.Exit(*exit, nil); err != nil {
+			return err
+		}
 	}
 	if err := st.MarkStopped(); err != nil {
 		return err

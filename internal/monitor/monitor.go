@@ -67,6 +67,11 @@ type Options struct {
 	TakeOver bool
 	// Observer, if set, hears every event of the service.
 	Observer Observer
+	// StopEnded, if set, hears the exit of an instance a stop ended (the
+	// token names it), once its output is in the log and before the
+	// monitor records the exit: a stop that records it along with the
+	// stop spares the monitor writing the record again (HandOver).
+	StopEnded func(token string, exit proc.ExitStatus)
 	// Output receives the service's output and the monitor's notes; nil
 	// means the service's rotated log file.
 	Output Output
@@ -559,7 +564,11 @@ func (m *monitor) stopRequested() bool {
 func (m *monitor) afterExit(ctx context.Context, r *run, exit proc.ExitStatus) (time.Duration, bool) {
 	s := m.Service
 	uptime := time.Since(r.began)
-	if !m.stopRequested() {
+	if m.stopRequested() {
+		if m.StopEnded != nil {
+			m.StopEnded(r.token, exit)
+		}
+	} else {
 		// Before the exit is recorded, so that a status showing it
 		// means the operator's hook has run.
 		env, _ := m.env()
@@ -570,7 +579,11 @@ func (m *monitor) afterExit(ctx context.Context, r *run, exit proc.ExitStatus) (
 		ev          = Event{Kind: state.Exited, PID: r.leader.PID, Exit: &exit}
 		wasStarting bool
 	)
-	m.update(ctx, func(rec *state.Record) bool { return rec.Token == r.token }, func(rec *state.Record) error {
+	// A stop that was handed the exit has recorded it: nothing to write.
+	unrecorded := func(rec *state.Record) bool {
+		return rec.Token == r.token && !(rec.Phase == state.PhaseStopped && rec.LastExit != nil && *rec.LastExit == exit)
+	}
+	m.update(ctx, unrecorded, func(rec *state.Record) error {
 		if rec.StopRequested() {
 			return rec.Exit(exit, nil)
 		}

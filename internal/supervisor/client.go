@@ -175,6 +175,29 @@ func (c *Client) Release(name, claim string) error {
 	return nil
 }
 
+// HandOver asks the supervisor, if one runs, for the exit of instance
+// token of service name, whose tree a stop has just found gone, from the
+// monitor serving claim: the stop then records the exit with the stop,
+// and the monitor, finding it recorded, leaves without writing. It
+// reports false when no exit came (or no supervisor runs, or one that
+// predates the question): the monitor records the exit itself, and is
+// released as before.
+func (c *Client) HandOver(name, claim, token string) (proc.ExitStatus, bool, error) {
+	var exit proc.ExitStatus
+	handed := false
+	err := c.ask(request{Op: OpHandOver, Service: name, Claim: claim, Token: token}, func(detail string) error {
+		if detail == "" {
+			return nil
+		}
+		handed = true
+		return json.Unmarshal([]byte(detail), &exit)
+	})
+	if err != nil {
+		return proc.ExitStatus{}, false, fmt.Errorf("hand-over of %s: %w", name, err)
+	}
+	return exit, handed, nil
+}
+
 // ask makes a request that the supervisor answers with one "ok DETAIL"
 // line, handing DETAIL to answer. With no supervisor running there is
 // nobody to ask, and nothing to do.

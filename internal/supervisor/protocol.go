@@ -141,6 +141,7 @@ const (
 	OpStart    Op = "start"     // launch the service and monitor it; answered Accepted, then reports
 	OpTakeOver Op = "take-over" // monitor a running service whose supervisor died; answered Accepted
 	OpRelease  Op = "release"   // stop monitoring the service; answered ok once it has
+	OpHandOver Op = "hand-over" // the exit of an instance a stop ended; answered ok EXIT, or ok when none came
 	OpStats    Op = "stats"     // what the supervisor holds; answered ok STATS
 )
 
@@ -149,8 +150,11 @@ type request struct {
 	Op      Op     `json:"op"`
 	Service string `json:"service,omitempty"`
 	Caller
-	// Claim names, for a release, the request whose monitor is to go.
+	// Claim names, for a release or a hand-over, the request whose
+	// monitor is meant.
 	Claim string `json:"claim,omitempty"`
+	// Token names, for a hand-over, the instance whose exit is asked for.
+	Token string `json:"token,omitempty"`
 }
 
 // Caller is what a service inherits from the command that asks for it.

@@ -54,7 +54,35 @@ type running struct {
 	claim  string // the request the monitor serves
 	cancel context.CancelFunc
 	done   chan struct{}
+	// ended is set once, to the exit of the instance a stop ended (which
+	// ends the monitor), and stopEnded is closed then: a hand-over
+	// answers with it.
+	endOnce   sync.Once
+	ended     endedInstance
+	stopEnded chan struct{}
 }
+
+// endedInstance is the exit of the instance token.
+type endedInstance struct {
+	token string
+	exit  proc.ExitStatus
+}
+
+// stopEnd records the exit of the instance a stop ended.
+func (r *running) stopEnd(token string, exit proc.ExitStatus) {
+	r.endOnce.Do(func() {
+		r.ended = endedInstance{token, exit}
+		close(r.stopEnded)
+	})
+}
+
+// handOverWait bounds how long a hand-over waits for the monitor to see
+// the exit of an instance whose tree the stop found gone: the supervisor
+// reaps it and drains its output at once, so it is there within
+// milliseconds unless the monitor is busy elsewhere (waiting for the lock
+// the stop holds, say). Past it the stop records no exit, and the
+// monitor records it itself.
+const handOverWait = 250 * time.Millisecond
 
 // Serve runs the supervisor of the run_dir of the config load reads until
 // it has had nothing to supervise for IdleExit, or it is told to go
@@ -288,7 +316,7 @@ func (sv *supervisor) stopAll() {
 // set, hears its first launch.
 func (sv *supervisor) launchMonitor(ctx context.Context, cfg *config.Config, s *config.Service, report *startReport, takeOver bool, caller Caller, claim string) {
 	mctx, cancel := context.WithCancel(ctx)
-	r := &running{claim: claim, cancel: cancel, done: make(chan struct{})}
+	r := &running{claim: claim, cancel: cancel, done: make(chan struct{}), stopEnded: make(chan struct{})}
 	sv.mu.Lock()
 	if old := sv.monitors[s.Name]; old != nil {
 		old.cancel() // superseded: it finds the record claimed by us and leaves
@@ -305,6 +333,7 @@ func (sv *supervisor) launchMonitor(ctx context.Context, cfg *config.Config, s *
 		Supervisor: sv.self,
 		Claim:      claim,
 		TakeOver:   takeOver,
+		StopEnded:  r.stopEnd,
 	}
 	if sv.opts.Output != nil {
 		opts.Output = sv.opts.Output(s)
@@ -349,6 +378,31 @@ func (sv *supervisor) release(name, claim string) {
 	}
 }
 
+// handOver returns the exit of instance token of name, which a stop
+// ended, once the monitor serving claim has it; false when it does not
+// come within handOverWait, or the monitor ended without it.
+func (sv *supervisor) handOver(name, claim, token string) (proc.ExitStatus, bool) {
+	sv.mu.Lock()
+	r := sv.monitors[name]
+	sv.mu.Unlock()
+	if r == nil || r.claim != claim {
+		return proc.ExitStatus{}, false
+	}
+	timeout := time.NewTimer(handOverWait)
+	defer timeout.Stop()
+	select {
+	case <-r.stopEnded:
+	case <-r.done: // it may have ended after setting it
+	case <-timeout.C:
+	}
+	select {
+	case <-r.stopEnded:
+		return r.ended.exit, r.ended.token == token
+	default:
+		return proc.ExitStatus{}, false
+	}
+}
+
 func (sv *supervisor) accept(ctx context.Context, ln net.Listener) {
 	for {
 		c, err := ln.Accept()
@@ -381,6 +435,14 @@ func (sv *supervisor) serve(ctx context.Context, c *net.UnixConn) {
 	case OpRelease:
 		sv.release(req.Service, req.Claim)
 		writeAnswer(c, AnswerOK, "")
+		c.Close()
+	case OpHandOver:
+		detail := ""
+		if exit, ok := sv.handOver(req.Service, req.Claim, req.Token); ok {
+			b, _ := json.Marshal(exit)
+			detail = string(b)
+		}
+		writeAnswer(c, AnswerOK, detail)
 		c.Close()
 	case OpStats:
 		answer, _ := json.Marshal(sv.stats())

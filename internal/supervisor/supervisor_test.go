@@ -49,6 +49,104 @@ func serve(t *testing.T) (*Client, *config.Config) {
 func TestStartRequestLaunchesAndReports(t *testing.T) {
 	c, cfg := serve(t)
 	store := state.Store{Dir: cfg.RunDir}
+	req, o := start(t, c, cfg)
+
+	// A release for another request's claim (a stop that raced a later
+	// start) leaves this monitor be.
+	if err := c.Release("web", "a claim from another start"); err != nil {
+		t.Fatal(err)
+	}
+	if st, _ := c.Stats(); st.Monitors != 1 {
+		t.Fatalf("a release for another claim let the monitor go: %+v", st)
+	}
+
+	// A stop as lifecycle does it: recorded, tree ended, monitor released.
+	store.Update(context.Background(), "web", func(*state.Record) bool { return true }, (*state.Record).RequestStop)
+	if _, err := o.Record.Tree().Stop(context.Background(), unix.SIGTERM, 5*time.Second, time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Release("web", req.Claim); err != nil {
+		t.Fatal(err)
+	}
+	st, err := c.Stats()
+	if err != nil || st.Monitors != 0 {
+		t.Fatalf("after release: %+v %v, want no monitor", st, err)
+	}
+	rec, _ := store.Read("web")
+	if rec.LastExit == nil || rec.LastExit.Signal != "TERM" {
+		t.Fatalf("the monitor did not record the exit: %+v", rec.LastExit)
+	}
+}
+
+// A stop that is handed the exit records it along with the stop, under
+// the lock it holds throughout; the monitor, finding it recorded, leaves
+// without writing the record again.
+func TestAStopIsHandedTheExit(t *testing.T) {
+	c, cfg := serve(t)
+	store := state.Store{Dir: cfg.RunDir}
+	req, o := start(t, c, cfg)
+	l, err := store.Lock(context.Background(), "web")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec, _ := store.Read("web")
+	if err := rec.RequestStop(); err != nil {
+		t.Fatal(err)
+	}
+	if err := store.Write("web", rec); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := rec.Tree().Stop(context.Background(), unix.SIGTERM, 5*time.Second, time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok, err := c.HandOver("web", "a claim from another start", rec.Token); ok || err != nil {
+		t.Fatalf("hand-over for another claim: ok %v, %v; want nothing", ok, err)
+	}
+	if _, ok, err := c.HandOver("web", req.Claim, "another instance"); ok || err != nil {
+		t.Fatalf("hand-over for another instance: ok %v, %v; want nothing", ok, err)
+	}
+	exit, ok, err := c.HandOver("web", req.Claim, o.Record.Token)
+	if err != nil || !ok || exit.Signal != "TERM" {
+		t.Fatalf("hand-over: %+v, ok %v, %v; want killed by TERM", exit, ok, err)
+	}
+	if err := rec.Exit(exit, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := rec.MarkStopped(); err != nil {
+		t.Fatal(err)
+	}
+	if err := store.Write("web", rec); err != nil {
+		t.Fatal(err)
+	}
+	written := inode(t, store.RecordPath("web"))
+	l.Release()
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(time.Millisecond) {
+		if st, err := c.Stats(); err == nil && st.Monitors == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the monitor did not leave after the stop")
+		}
+	}
+	if got := inode(t, store.RecordPath("web")); got != written {
+		t.Fatal("the monitor wrote the record again after the stop had recorded the exit it handed over")
+	}
+}
+
+func inode(t *testing.T, path string) uint64 {
+	t.Helper()
+	var st unix.Stat_t
+	if err := unix.Stat(path, &st); err != nil {
+		t.Fatal(err)
+	}
+	return st.Ino
+}
+
+// start launches web as package lifecycle does: the request, the record
+// naming the claim, then the report of the first launch, which it checks.
+func start(t *testing.T, c *Client, cfg *config.Config) (*Request, state.Observation) {
+	t.Helper()
+	store := state.Store{Dir: cfg.RunDir}
 	s := cfg.Services["web"]
 	// The caller holds the service's lock until the record names the
 	// request's claim: the monitor waits for it before launching.
@@ -60,7 +158,6 @@ func TestStartRequestLaunchesAndReports(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer req.Close()
 	if req.Supervisor.PID != os.Getpid() {
 		t.Fatalf("accepted by pid %d, want this process", req.Supervisor.PID)
 	}
@@ -87,32 +184,8 @@ func TestStartRequestLaunchesAndReports(t *testing.T) {
 	if info, err := proc.Inspect(pid); err != nil || info.PPID != os.Getpid() {
 		t.Fatalf("the service's parent is not the supervisor: %+v %v", info, err)
 	}
-
-	// A release for another request's claim (a stop that raced a later
-	// start) leaves this monitor be.
-	if err := c.Release("web", "a claim from another start"); err != nil {
-		t.Fatal(err)
-	}
-	if st, _ := c.Stats(); st.Monitors != 1 {
-		t.Fatalf("a release for another claim let the monitor go: %+v", st)
-	}
-
-	// A stop as lifecycle does it: recorded, tree ended, monitor released.
-	store.Update(context.Background(), "web", func(*state.Record) bool { return true }, (*state.Record).RequestStop)
-	if _, err := o.Record.Tree().Stop(context.Background(), unix.SIGTERM, 5*time.Second, time.Second); err != nil {
-		t.Fatal(err)
-	}
-	if err := c.Release("web", req.Claim); err != nil {
-		t.Fatal(err)
-	}
-	st, err := c.Stats()
-	if err != nil || st.Monitors != 0 {
-		t.Fatalf("after release: %+v %v, want no monitor", st, err)
-	}
-	rec, _ = store.Read("web")
-	if rec.LastExit == nil || rec.LastExit.Signal != "TERM" {
-		t.Fatalf("the monitor did not record the exit: %+v", rec.LastExit)
-	}
+	t.Cleanup(func() { req.Close() })
+	return req, o
 }
 
 func TestBadRequestsAreRefused(t *testing.T) {
