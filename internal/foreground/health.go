@@ -1,13 +1,12 @@
 package foreground
 
 import (
+	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"net"
-	"net/http"
-	"time"
 
+	"github.com/daemonctl/daemonctl/internal/http1"
 	"github.com/daemonctl/daemonctl/internal/lifecycle"
 	"github.com/daemonctl/daemonctl/internal/metrics"
 	"github.com/daemonctl/daemonctl/internal/state"
@@ -23,45 +22,41 @@ func serveHealth(ctx context.Context, addr string, m *lifecycle.Manager, names [
 	if err != nil {
 		return fmt.Errorf("health address: %w", err)
 	}
-	mux := http.NewServeMux()
-	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
-		fmt.Fprintln(w, "ok")
+	go http1.Serve(ctx, ln, map[string]http1.Page{
+		"/healthz": func() (int, string, []byte) { return 200, "", []byte("ok\n") },
+		"/readyz":  func() (int, string, []byte) { return readyz(m, names) },
+		"/metrics": func() (int, string, []byte) { return metricsPage(m, names) },
 	})
-	mux.HandleFunc("/readyz", func(w http.ResponseWriter, _ *http.Request) {
-		statuses, err := m.Status(names)
-		if err != nil {
-			http.Error(w, err.Error(), http.StatusServiceUnavailable)
-			return
-		}
-		code := http.StatusOK
-		for _, s := range statuses {
-			if s.State != state.Running || !s.Ready {
-				code = http.StatusServiceUnavailable
-			}
-		}
-		w.WriteHeader(code)
-		for _, s := range statuses {
-			fmt.Fprintf(w, "%s %s\n", s.Name, s.State)
-		}
-	})
-	mux.HandleFunc("/metrics", func(w http.ResponseWriter, _ *http.Request) {
-		statuses, err := m.Status(names)
-		if err != nil {
-			http.Error(w, err.Error(), http.StatusInternalServerError)
-			return
-		}
-		w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
-		metrics.Write(w, statuses)
-	})
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
-	go func() {
-		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			ln.Close()
-		}
-	}()
-	go func() {
-		<-ctx.Done()
-		srv.Close()
-	}()
 	return nil
+}
+
+// readyz is 200 when every service is running and ready, 503 otherwise,
+// with each service's state.
+func readyz(m *lifecycle.Manager, names []string) (int, string, []byte) {
+	statuses, err := m.Status(names)
+	if err != nil {
+		return 503, "", []byte(err.Error() + "\n")
+	}
+	code := 200
+	var body bytes.Buffer
+	for _, s := range statuses {
+		if s.State != state.Running || !s.Ready {
+			code = 503
+		}
+		fmt.Fprintf(&body, "%s %s\n", s.Name, s.State)
+	}
+	return code, "", body.Bytes()
+}
+
+// metricsPage is the services' metrics in Prometheus' text format.
+func metricsPage(m *lifecycle.Manager, names []string) (int, string, []byte) {
+	statuses, err := m.Status(names)
+	if err != nil {
+		return 500, "", []byte(err.Error() + "\n")
+	}
+	var body bytes.Buffer
+	if err := metrics.Write(&body, statuses); err != nil {
+		return 500, "", []byte(err.Error() + "\n")
+	}
+	return 200, "text/plain; version=0.0.4; charset=utf-8", body.Bytes()
 }

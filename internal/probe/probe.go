@@ -12,7 +12,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"net/http"
 	"os"
 	"regexp"
 	"strings"
@@ -20,6 +19,7 @@ import (
 
 	"github.com/daemonctl/daemonctl/internal/backoff"
 	"github.com/daemonctl/daemonctl/internal/config"
+	"github.com/daemonctl/daemonctl/internal/http1"
 	"github.com/daemonctl/daemonctl/internal/reaper"
 )
 
@@ -97,27 +97,14 @@ func (p TCP) String() string {
 // HTTP passes when a GET of URL is answered with a 2xx status.
 type HTTP struct{ URL string }
 
-var httpClient = &http.Client{
-	Transport: &http.Transport{Proxy: nil, DisableKeepAlives: true},
-	CheckRedirect: func(*http.Request, []*http.Request) error {
-		return http.ErrUseLastResponse
-	},
-}
-
 // Check implements Probe.
 func (p HTTP) Check(ctx context.Context) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, p.URL, nil)
+	code, status, err := http1.Status(ctx, p.URL)
 	if err != nil {
 		return err
 	}
-	resp, err := httpClient.Do(req)
-	if err != nil {
-		return err
-	}
-	io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
-	resp.Body.Close()
-	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return fmt.Errorf("status %s", resp.Status)
+	if code < 200 || code > 299 {
+		return fmt.Errorf("status %s", status)
 	}
 	return nil
 }
