@@ -186,4 +186,3 @@ func TestServeRefusesABadRequest(t *testing.T) {
 		t.Fatalf("answer to a bad request: %q", answer)
 	}
 }
-
