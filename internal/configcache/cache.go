@@ -84,7 +84,13 @@ func Load(path, dir string) (*config.Config, error) {
 		want.Host, _ = os.Hostname()
 	}
 	file := filepath.Join(dir, key(abs))
-	if c := lookup(file, want, abs); c != nil {
+	if c, restamp := lookup(file, want, abs); c != nil {
+		if restamp {
+			want.Config = c
+			if want.Dirs = stampDirs(c); want.Dirs != nil && c.CheckLogFiles() == nil {
+				store(dir, file, want)
+			}
+		}
 		return c, nil
 	}
 	c, err := config.Parse(path, src)
@@ -131,14 +137,18 @@ func stamp(dir string) string {
 }
 
 // logFilesHold makes the log_file checks of a cached config again, unless
-// the stamps of their directories vouch for them.
-func logFilesHold(e *entry) bool {
+// the stamps of their directories vouch for them. restamp reports that
+// the checks passed where stamps had changed (a service's first start
+// makes its log file): stamped again, the entry spares the next command
+// the checks.
+func logFilesHold(e *entry) (hold, restamp bool) {
 	for d, was := range e.Dirs {
 		if stamp(d) != was {
-			return e.Config.CheckLogFiles() == nil
+			hold = e.Config.CheckLogFiles() == nil
+			return hold, hold
 		}
 	}
-	return e.Dirs != nil || e.Config.CheckLogFiles() == nil
+	return e.Dirs != nil || e.Config.CheckLogFiles() == nil, false
 }
 
 func sum(b []byte) string {
@@ -161,23 +171,25 @@ var exeID = func() string {
 }
 
 // lookup returns the config cached in file if it is what parsing the
-// config at abs would give now, else nil.
-func lookup(file string, want entry, abs string) *config.Config {
+// config at abs would give now, else nil; and whether the entry's stamps
+// are to be taken again (logFilesHold).
+func lookup(file string, want entry, abs string) (*config.Config, bool) {
 	b, err := readOwn(file)
 	if err != nil {
-		return nil
+		return nil, false
 	}
 	got, err := decode(b)
 	if err != nil {
-		return nil
+		return nil, false
 	}
 	if got.Exe != want.Exe || got.Sum != want.Sum || got.Host != want.Host || got.Config.Path != abs {
-		return nil
+		return nil, false
 	}
-	if !logFilesHold(&got) || got.Config.CompilePatterns() != nil {
-		return nil
+	hold, restamp := logFilesHold(&got)
+	if !hold || got.Config.CompilePatterns() != nil {
+		return nil, false
 	}
-	return got.Config
+	return got.Config, restamp
 }
 
 // maxEntry bounds what is read of an entry: its JSON is larger than the

@@ -195,6 +195,40 @@ func TestLoadChecksTheFilesystemAgain(t *testing.T) {
 	}
 }
 
+// Once a service's log file is made (its first start), the directory's
+// stamp no longer vouches for the entry: the checks pass, and the entry
+// is stamped again, so that later commands need not make them.
+func TestLoadStampsAnEntryAgain(t *testing.T) {
+	path, cache := setup(t, "log_dir: logs\nservices:\n  a: {command: [x]}\n")
+	logs := filepath.Join(filepath.Dir(path), "logs")
+	if err := os.Mkdir(logs, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	command(t, path, cache)
+	tamper(t, cache)
+	if err := os.WriteFile(filepath.Join(logs, "a.out"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if got := command(t, path, cache); got != "from-cache" {
+		t.Fatalf("the entry was not used once its checks passed again: %q", got)
+	}
+	files, _ := filepath.Glob(filepath.Join(cache, "*.json"))
+	b, err := os.ReadFile(files[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := decode(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e.Dirs[logs] != stamp(logs) {
+		t.Errorf("the entry's stamp of %s is %q, want the directory's own %q", logs, e.Dirs[logs], stamp(logs))
+	}
+	if e.Config.Services["a"].Command.Argv[0] != "from-cache" {
+		t.Errorf("stamping again changed the config it holds: %v", e.Config.Services["a"].Command.Argv)
+	}
+}
+
 // ${HOSTNAME} in a path: an entry made on another host name is not used.
 func TestLoadKeysHostnameConfigsByHost(t *testing.T) {
 	path, cache := setup(t, "services:\n  a:\n    command: [x]\n    pid_file: a-${HOSTNAME}.pid\n")
