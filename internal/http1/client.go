@@ -20,8 +20,10 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"os"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // tlsConfig is the TLS configuration of https requests; nil verifies the
@@ -119,10 +121,14 @@ func readStatus(r *bufio.Reader) (int, string, error) {
 }
 
 // ctxErr says that ctx ended the exchange, when it did: the connection
-// was closed under it.
+// was closed under it, or its deadline, which is ctx's, passed (perhaps a
+// moment before ctx's own timer says so).
 func ctxErr(ctx context.Context, err error) error {
 	if ctx.Err() != nil {
 		return ctx.Err()
+	}
+	if deadline, ok := ctx.Deadline(); ok && errors.Is(err, os.ErrDeadlineExceeded) && !time.Now().Before(deadline) {
+		return context.DeadlineExceeded
 	}
 	return err
 }

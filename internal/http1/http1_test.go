@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"log"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -54,7 +55,9 @@ func TestStatusSendsTheURLsUserAsBasicAuth(t *testing.T) {
 }
 
 func TestStatusOverTLS(t *testing.T) {
-	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	srv.Config.ErrorLog = log.New(io.Discard, "", 0) // the refused handshake below
+	srv.StartTLS()
 	defer srv.Close()
 	if _, _, err := Status(context.Background(), srv.URL); err == nil {
 		t.Fatal("a certificate no root vouches for was accepted")
@@ -67,49 +70,44 @@ func TestStatusOverTLS(t *testing.T) {
 }
 
 func TestStatusEndsWithItsContext(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			defer c.Close() // accepted, never answered
-		}
-	}()
+	addr := tcpServer(t, func(c net.Conn) {}) // accepted, never answered
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel()
-	if _, _, err := Status(ctx, "http://"+ln.Addr().String()+"/"); !errors.Is(err, context.DeadlineExceeded) {
+	if _, _, err := Status(ctx, "http://"+addr+"/"); !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("a server that never answers: %v, want the deadline", err)
 	}
 }
 
 func TestStatusRefusesWhatIsNotHTTP(t *testing.T) {
+	addr := tcpServer(t, func(c net.Conn) { io.WriteString(c, "-ERR unknown command 'GET'\r\n") })
+	if _, _, err := Status(context.Background(), "http://"+addr+"/"); err == nil || !strings.Contains(err.Error(), "malformed answer") {
+		t.Fatalf("a redis answer: %v", err)
+	}
+	if _, _, err := Status(context.Background(), "ftp://"+addr+"/"); err == nil {
+		t.Fatal("an ftp URL was fetched")
+	}
+}
+
+// tcpServer listens on a loopback port until the test ends, handing each
+// connection to handle; a connection is closed at the test's end.
+func tcpServer(t *testing.T, handle func(net.Conn)) string {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ln.Close()
+	t.Cleanup(func() { ln.Close() })
 	go func() {
 		for {
 			c, err := ln.Accept()
 			if err != nil {
 				return
 			}
-			io.WriteString(c, "-ERR unknown command 'GET'\r\n")
-			c.Close()
+			t.Cleanup(func() { c.Close() })
+			handle(c)
 		}
 	}()
-	if _, _, err := Status(context.Background(), "http://"+ln.Addr().String()+"/"); err == nil || !strings.Contains(err.Error(), "malformed answer") {
-		t.Fatalf("a redis answer: %v", err)
-	}
-	if _, _, err := Status(context.Background(), "ftp://"+ln.Addr().String()+"/"); err == nil {
-		t.Fatal("an ftp URL was fetched")
-	}
+	return ln.Addr().String()
 }
 
 func TestServeAnswersItsPages(t *testing.T) {
