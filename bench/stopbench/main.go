@@ -290,8 +290,12 @@ func stopDirect(string) error {
 	if err := unix.PidfdSendSignal(fd, unix.SIGTERM, nil, 0); err != nil {
 		return err
 	}
-	_, err = unix.Poll([]unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}, -1)
-	return err
+	for {
+		// The runtime's preemption signal (SIGURG) interrupts the wait.
+		if _, err := unix.Poll([]unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}, -1); err != unix.EINTR {
+			return err
+		}
+	}
 }
 
 // measureStatus times `status` of one running service with each tool that
