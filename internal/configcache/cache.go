@@ -86,22 +86,28 @@ func Load(path, dir string) (*config.Config, error) {
 	file := filepath.Join(dir, key(abs))
 	if c, restamp := lookup(file, want, abs); c != nil {
 		if restamp {
-			want.Config = c
-			if want.Dirs = stampDirs(c); want.Dirs != nil && c.CheckLogFiles() == nil {
-				store(dir, file, want)
-			}
+			remember(dir, file, want, c)
 		}
 		return c, nil
 	}
 	c, err := config.Parse(path, src)
-	if err == nil && want.Exe != "" {
-		want.Config = c
-		if want.Dirs = stampDirs(c); want.Dirs != nil && c.CheckLogFiles() != nil {
-			return config.Parse(path, src) // changed meanwhile: its error
-		}
-		store(dir, file, want)
+	if err == nil && want.Exe != "" && !remember(dir, file, want, c) {
+		return config.Parse(path, src) // changed meanwhile: its error
 	}
 	return c, err
+}
+
+// remember stores c as want's entry, with its log directories stamped
+// (stampDirs) before its log_file checks are made again, so that a change
+// made meanwhile shows in one or the other. It reports false, storing
+// nothing, when a check fails now.
+func remember(dir, file string, want entry, c *config.Config) bool {
+	want.Config = c
+	if want.Dirs = stampDirs(c); want.Dirs != nil && c.CheckLogFiles() != nil {
+		return false
+	}
+	store(dir, file, want)
+	return true
 }
 
 // stampDirs stamps each directory holding a service's log file with its

@@ -17,8 +17,8 @@ import (
 // (text/plain when empty) and the body.
 type Page func() (code int, contentType string, body []byte)
 
-// HeaderTimeout bounds how long a client may take to send its request.
-const HeaderTimeout = 5 * time.Second
+// headerTimeout bounds how long a client may take to send its request.
+const headerTimeout = 5 * time.Second
 
 // maxRequest bounds a request's line and headers.
 const maxRequest = 64 << 10
@@ -45,7 +45,7 @@ func Serve(ctx context.Context, ln net.Listener, pages map[string]Page) {
 // answer reads one request from conn and answers it.
 func answer(conn net.Conn, pages map[string]Page) {
 	defer conn.Close()
-	conn.SetDeadline(time.Now().Add(HeaderTimeout))
+	conn.SetDeadline(time.Now().Add(headerTimeout))
 	method, target, err := readRequest(bufio.NewReader(io.LimitReader(conn, maxRequest)))
 	if err != nil {
 		reply(conn, "GET", 400, "", []byte(err.Error()+"\n"))

@@ -369,23 +369,30 @@ func (sv *supervisor) launchMonitor(ctx context.Context, cfg *config.Config, s *
 // release ends the monitor of name, if it serves claim, and waits until
 // it has.
 func (sv *supervisor) release(name, claim string) {
-	sv.mu.Lock()
-	r := sv.monitors[name]
-	sv.mu.Unlock()
-	if r != nil && r.claim == claim {
+	if r := sv.monitorOf(name, claim); r != nil {
 		r.cancel()
 		<-r.done
 	}
+}
+
+// monitorOf returns the monitor of name if it serves claim, else nil: a
+// request of a stop is never about the monitor of a start that came
+// after it.
+func (sv *supervisor) monitorOf(name, claim string) *running {
+	sv.mu.Lock()
+	defer sv.mu.Unlock()
+	if r := sv.monitors[name]; r != nil && r.claim == claim {
+		return r
+	}
+	return nil
 }
 
 // handOver returns the exit of instance token of name, which a stop
 // ended, once the monitor serving claim has it; false when it does not
 // come within handOverWait, or the monitor ended without it.
 func (sv *supervisor) handOver(name, claim, token string) (proc.ExitStatus, bool) {
-	sv.mu.Lock()
-	r := sv.monitors[name]
-	sv.mu.Unlock()
-	if r == nil || r.claim != claim {
+	r := sv.monitorOf(name, claim)
+	if r == nil {
 		return proc.ExitStatus{}, false
 	}
 	timeout := time.NewTimer(handOverWait)
