@@ -188,3 +188,36 @@ func TestTreeStopEndsTheGroupOfALeaderThatDiesFirst(t *testing.T) {
 		t.Errorf("the group's member without the token: alive %v, %d signalled", child.Identity.Alive(), res.Signalled)
 	}
 }
+
+// A look begun ahead of a stop (BeginLook) misses the processes made
+// after it; the stop finds them all the same, by the window opened
+// before the look began: here a member that left the process group,
+// made once the look was done.
+func TestStopAfterALookEndsMembersMadeSinceItBegan(t *testing.T) {
+	dir := t.TempDir()
+	tree := spawnShell(t, dir, "while [ ! -e go ]; do sleep 0.01; done; setsid sleep 100 & echo $! >child; wait")
+	waitMembers(t, tree, 1)
+	look := BeginLook()
+	<-look.done
+	if err := os.WriteFile(filepath.Join(dir, "go"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var b []byte
+	for deadline := time.Now().Add(10 * time.Second); len(b) == 0 && time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+		b, _ = os.ReadFile(filepath.Join(dir, "child"))
+	}
+	pid, _ := strconv.Atoi(strings.TrimSpace(string(b)))
+	child, err := Inspect(pid)
+	if err != nil {
+		t.Fatalf("the member made after the look: %v", err)
+	}
+	if _, err := tree.StopAfter(context.Background(), look, unix.SIGTERM, 5*time.Second, time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if look.take() != nil {
+		t.Error("the stop did not take the look")
+	}
+	if child.Identity.Alive() {
+		t.Errorf("pid %d, made after the look, survived the stop", pid)
+	}
+}

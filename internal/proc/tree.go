@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -55,6 +56,12 @@ func (t Tree) members(leaderAlive bool) ([]Identity, error) {
 	if err != nil {
 		return nil, err
 	}
+	return t.membersIn(table, leaderAlive), nil
+}
+
+// membersIn returns the members of the tree among the processes of
+// table.
+func (t Tree) membersIn(table []*entry, leaderAlive bool) []Identity {
 	var descends func(e *entry) bool
 	if t.Descendants {
 		descends = descendsFrom(table, t.Leader)
@@ -65,7 +72,7 @@ func (t Tree) members(leaderAlive bool) ([]Identity, error) {
 			out = append(out, e.Identity)
 		}
 	}
-	return out, nil
+	return out
 }
 
 // has reports whether process e is a member of the tree: as old as the
@@ -123,10 +130,17 @@ func (e *ErrUnkillable) Error() string {
 // are gone. Processes that remain after grace get SIGKILL; if any outlive
 // that by killWait, Stop returns *ErrUnkillable.
 func (t Tree) Stop(ctx context.Context, sig unix.Signal, grace, killWait time.Duration) (StopResult, error) {
+	return t.StopAfter(ctx, nil, sig, grace, killWait)
+}
+
+// StopAfter is Stop with a look at the processes begun ahead of it
+// (BeginLook), which it uses for its first signals if no other stop took
+// it first; nil for none.
+func (t Tree) StopAfter(ctx context.Context, ahead *Look, sig unix.Signal, grace, killWait time.Duration) (StopResult, error) {
 	var res StopResult
 	graceCtx, cancel := context.WithTimeout(ctx, grace)
 	defer cancel()
-	n, err := t.signalUntilGone(graceCtx, sig)
+	n, err := t.signalUntilGone(graceCtx, sig, ahead.take())
 	res.Signalled = n
 	if err == nil || ctx.Err() != nil {
 		return res, err
@@ -134,7 +148,7 @@ func (t Tree) Stop(ctx context.Context, sig unix.Signal, grace, killWait time.Du
 	res.Killed = true
 	killCtx, cancelKill := context.WithTimeout(ctx, killWait)
 	defer cancelKill()
-	if _, err := t.signalUntilGone(killCtx, unix.SIGKILL); err != nil {
+	if _, err := t.signalUntilGone(killCtx, unix.SIGKILL, nil); err != nil {
 		left, _ := t.Members()
 		pids := make([]int, len(left))
 		for i, id := range left {
@@ -150,8 +164,9 @@ func (t Tree) Stop(ctx context.Context, sig unix.Signal, grace, killWait time.Du
 
 // signalUntilGone signals each member once, waits for all of them, and
 // looks again for members that appeared meanwhile (forked late), until
-// none is left or ctx ends.
-func (t Tree) signalUntilGone(ctx context.Context, sig unix.Signal) (int, error) {
+// none is left or ctx ends. The first members come from ahead when it is
+// not nil.
+func (t Tree) signalUntilGone(ctx context.Context, sig unix.Signal, ahead *Look) (int, error) {
 	signalled := map[Identity]bool{}
 	// The leader is told first, before the scan for the rest of its
 	// tree: its shutdown (a JVM behind start.sh takes tens of ms) then
@@ -160,6 +175,9 @@ func (t Tree) signalUntilGone(ctx context.Context, sig unix.Signal) (int, error)
 	// unless its pid was handed out again meanwhile. Not when members
 	// are known by descent: the leader's death would orphan them.
 	window := openWindow()
+	if ahead != nil {
+		window = ahead.window
+	}
 	leader, err := Open(t.Leader)
 	groupAlive := err == nil // Open checks that the leader lives
 	switch {
@@ -176,7 +194,8 @@ func (t Tree) signalUntilGone(ctx context.Context, sig unix.Signal) (int, error)
 		groupAlive = t.Leader.Alive() // no pidfd to be had: ask /proc
 	}
 	for {
-		members, err := t.members(groupAlive)
+		members, err := t.nextMembers(ahead, groupAlive)
+		ahead = nil
 		if err != nil {
 			return len(signalled), err
 		}
@@ -210,6 +229,57 @@ func (t Tree) signalUntilGone(ctx context.Context, sig unix.Signal) (int, error)
 		window = openWindow()
 		groupAlive = t.Leader.Alive()
 	}
+}
+
+// nextMembers returns the members in ahead's table when there is one,
+// else in a fresh scan.
+func (t Tree) nextMembers(ahead *Look, leaderAlive bool) ([]Identity, error) {
+	if ahead == nil {
+		return t.members(leaderAlive)
+	}
+	<-ahead.done
+	if ahead.err != nil {
+		return t.members(leaderAlive)
+	}
+	return t.membersIn(ahead.table, leaderAlive), nil
+}
+
+// A Look is a scan of every process begun ahead of a stop (BeginLook),
+// so that its reading, most of a stop's own time, overlaps what the stop
+// does before its first signal (taking the service's lock, recording
+// that its exit was asked for) instead of following it.
+//
+// It is as good as a scan begun at the first signal: every process made
+// since the look began has a pid in the window opened before it, which
+// the stop looks at after the members it found are gone (madeMembersIn),
+// as it does after any scan.
+type Look struct {
+	window pidWindow
+	done   chan struct{}
+	table  []*entry
+	err    error
+	taken  atomic.Bool
+}
+
+// BeginLook begins a scan of every process for the first tree that
+// stops after it (StopAfter).
+func BeginLook() *Look {
+	l := &Look{window: openWindow(), done: make(chan struct{})}
+	go func() {
+		l.table, l.err = scan()
+		close(l.done)
+	}()
+	return l
+}
+
+// take returns l to the first caller, nil to every later one and for a
+// nil l: a look is as good as a fresh scan for one stop, right after it
+// began; later stops scan afresh.
+func (l *Look) take() *Look {
+	if l == nil || !l.taken.CompareAndSwap(false, true) {
+		return nil
+	}
+	return l
 }
 
 // pidWindow spans the pids handed out in this pid namespace from its
