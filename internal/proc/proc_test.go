@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -219,5 +220,30 @@ func TestStopAfterALookEndsMembersMadeSinceItBegan(t *testing.T) {
 	}
 	if child.Identity.Alive() {
 		t.Errorf("pid %d, made after the look, survived the stop", pid)
+	}
+}
+
+func TestOwnThreadTellsThisProcesssThreadsFromOthers(t *testing.T) {
+	self := os.Getpid()
+	release := make(chan struct{})
+	defer close(release)
+	tid := self
+	// Each goroutine holds its thread until the test ends, so that the
+	// second, if the first ran on the main thread, runs on another.
+	for try := 0; tid == self && try < 2; try++ {
+		tids := make(chan int)
+		go func() {
+			runtime.LockOSThread()
+			defer runtime.UnlockOSThread()
+			tids <- unix.Gettid()
+			<-release
+		}()
+		tid = <-tids
+	}
+	if tid == self || !ownThread(self, tid) {
+		t.Errorf("ownThread(%d, %d) = false for a thread of this process", self, tid)
+	}
+	if ownThread(self, os.Getppid()) {
+		t.Errorf("ownThread(%d, %d) = true for the parent process", self, os.Getppid())
 	}
 }

@@ -340,7 +340,7 @@ func (t Tree) madeMembersIn(w pidWindow) bool {
 	leaderAlive := t.Leader.Alive()
 	self := os.Getpid()
 	for pid := w.from + 1; pid <= last; pid++ {
-		if pid == self {
+		if pid == self || ownThread(self, pid) {
 			continue
 		}
 		// A thread's id reads as its own entry, and it carries its
@@ -351,6 +351,14 @@ func (t Tree) madeMembersIn(w pidWindow) bool {
 		}
 	}
 	return false
+}
+
+// ownThread reports whether tid is a thread of this process, the
+// process whose id is self: its threads take ids from the same count as
+// processes, and each would otherwise cost reading its stat and its
+// environment.
+func ownThread(self, tid int) bool {
+	return unix.Tgkill(self, tid, 0) == nil
 }
 
 // lastPID is the last pid handed out in this pid namespace.
