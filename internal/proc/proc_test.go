@@ -247,3 +247,45 @@ func TestOwnThreadTellsThisProcesssThreadsFromOthers(t *testing.T) {
 		t.Errorf("ownThread(%d, %d) = true for the parent process", self, os.Getppid())
 	}
 }
+
+func TestParseStatReadsTheFieldsAfterTheCommandName(t *testing.T) {
+	line := []byte("4242 (a) b (c)) S 17 4242 4242 0 -1 4194560 100 0 0 0 1 2 0 0 20 0 1 0 987654 1000 10 18446744073709551615\n")
+	ppid, pgid, state, start, err := parseStat(line)
+	if err != nil || ppid != 17 || pgid != 4242 || state != 'S' || start != 987654 {
+		t.Errorf("parseStat = %d, %d, %c, %d, %v; want 17, 4242, S, 987654", ppid, pgid, state, start, err)
+	}
+	for _, bad := range []string{"", "1 (x", "1 (x) S 1 1", "1 (x) S 1 1 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 5 12x 0"} {
+		if _, _, _, _, err := parseStat([]byte(bad)); err == nil {
+			t.Errorf("parseStat(%q) = nil error", bad)
+		}
+	}
+}
+
+// Every live process's stat line reads the same through parseStat as
+// split into fields.
+func TestParseStatAgreesWithASplitOfEveryProcess(t *testing.T) {
+	names, err := listProc()
+	if err != nil {
+		t.Fatal(err)
+	}
+	checked := 0
+	for _, name := range names {
+		line, err := os.ReadFile("/proc/" + name + "/stat")
+		if err != nil {
+			continue // not a process, or gone
+		}
+		after := string(line[strings.LastIndexByte(string(line), ')')+2:])
+		f := strings.Fields(after)
+		wantPPID, _ := strconv.Atoi(f[1])
+		wantPGID, _ := strconv.Atoi(f[2])
+		wantStart, _ := strconv.ParseUint(f[19], 10, 64)
+		ppid, pgid, state, start, err := parseStat(line)
+		if err != nil || ppid != wantPPID || pgid != wantPGID || state != f[0][0] || start != wantStart {
+			t.Errorf("pid %s: parseStat = %d, %d, %c, %d, %v; split gives %d, %d, %s, %d", name, ppid, pgid, state, start, err, wantPPID, wantPGID, f[0], wantStart)
+		}
+		checked++
+	}
+	if checked < 2 {
+		t.Fatalf("only %d processes checked", checked)
+	}
+}

@@ -37,25 +37,59 @@ func readStat(pid int) (ppid, pgid int, state byte, startTicks uint64, err error
 	if err != nil || len(line) == 0 {
 		return 0, 0, 0, 0, ErrGone
 	}
-	// The command name (field 2) may contain spaces and parentheses; the
-	// fields that follow start after its last ')'.
+	return parseStat(line)
+}
+
+// parseStat reads fields 3 (state), 4 (ppid), 5 (pgrp) and 22
+// (starttime) of a stat line. The command name (field 2) may contain
+// spaces and parentheses; the fields that follow start after its last
+// ')'. It walks the line instead of splitting it: a split's slice of 50
+// fields was a heap allocation a process, and a fresh command's heap
+// pages are page faults.
+func parseStat(line []byte) (ppid, pgid int, state byte, startTicks uint64, err error) {
 	end := bytes.LastIndexByte(line, ')')
 	if end < 0 || end+2 >= len(line) {
 		return 0, 0, 0, 0, errMalformed
 	}
-	fields := bytes.Fields(line[end+2:])
-	// fields[0] is field 3 (state); field N is fields[N-3].
-	if len(fields) < 20 {
+	var fields [4][]byte // fields 3, 4, 5 and 22
+	rest := line[end+2:]
+	for n := 3; n <= 22 && len(rest) > 0; n++ {
+		field, after, _ := bytes.Cut(rest, []byte{' '})
+		switch n {
+		case 3, 4, 5:
+			fields[n-3] = field
+		case 22:
+			fields[3] = bytes.TrimRight(field, "\n")
+		}
+		rest = after
+	}
+	if len(fields[0]) == 0 || len(fields[3]) == 0 {
 		return 0, 0, 0, 0, errMalformed
 	}
 	state = fields[0][0]
-	ppid, _ = strconv.Atoi(string(fields[4-3]))
-	pgid, _ = strconv.Atoi(string(fields[5-3]))
-	startTicks, err = strconv.ParseUint(string(fields[22-3]), 10, 64)
-	if err != nil {
+	ppid, _ = atoi(fields[1])
+	pgid, _ = atoi(fields[2])
+	start, ok := atoi(fields[3])
+	if !ok {
 		return 0, 0, 0, 0, errMalformed
 	}
-	return ppid, pgid, state, startTicks, nil
+	return ppid, pgid, state, uint64(start), nil
+}
+
+// atoi parses a non-negative decimal number without the string that
+// strconv.Atoi would need.
+func atoi(b []byte) (int, bool) {
+	if len(b) == 0 || len(b) > 18 {
+		return 0, false
+	}
+	n := 0
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = n*10 + int(c-'0')
+	}
+	return n, true
 }
 
 var errMalformed = errors.New("malformed /proc/PID/stat")
