@@ -16,6 +16,7 @@ package main
 import (
 	"flag"
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -87,13 +88,21 @@ type row struct {
 	target          float64
 }
 
-// compare times ours and floor alternately, runs times each, with an
-// untimed clean-up after each where one is given.
+// compare times ours and floor in pairs, runs times each, with an
+// untimed clean-up after each where one is given. Which of a pair goes
+// first is drawn anew for each pair: on this VM the second of two
+// commands run back to back can be a millisecond slower than the first,
+// and a fixed order would charge that to one side.
 func compare(runs int, name string, ours, oursAfter func(), floorName string, floor, floorAfter func(), target float64) row {
 	var a, b []time.Duration
 	for range runs {
-		a = append(a, timed(ours, oursAfter))
-		b = append(b, timed(floor, floorAfter))
+		if rand.IntN(2) == 0 {
+			a = append(a, timed(ours, oursAfter))
+			b = append(b, timed(floor, floorAfter))
+		} else {
+			b = append(b, timed(floor, floorAfter))
+			a = append(a, timed(ours, oursAfter))
+		}
 	}
 	return row{name: name, floorName: floorName, ours: measure.Median(a), floor: measure.Median(b), target: target}
 }
