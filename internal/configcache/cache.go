@@ -20,7 +20,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -208,19 +207,9 @@ func readOwn(file string) ([]byte, error) {
 	if err := checkOwn(filepath.Dir(file), true); err != nil {
 		return nil, err
 	}
-	f, err := os.OpenFile(file, os.O_RDONLY|unix.O_NOFOLLOW, 0)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	var st unix.Stat_t
-	if err := unix.Fstat(int(f.Fd()), &st); err != nil {
-		return nil, err
-	}
-	if err := own(file, &st, false); err != nil {
-		return nil, err
-	}
-	return io.ReadAll(io.LimitReader(f, maxEntry))
+	return pidfile.ReadChecked(file, maxEntry, func(st *unix.Stat_t) error {
+		return own(file, st, false)
+	})
 }
 
 func checkOwn(path string, dir bool) error {

@@ -148,10 +148,12 @@ func Replace(path string, data []byte, perm os.FileMode) (inPlace bool, err erro
 }
 
 // ReadNoFollow reads a small file, refusing a symbolic link at path.
-func ReadNoFollow(path string) ([]byte, error) { return readNoFollow(path, nil) }
+func ReadNoFollow(path string) ([]byte, error) { return ReadChecked(path, maxRead, nil) }
 
-// readNoFollow is ReadNoFollow, also telling the file's owner.
-func readNoFollow(path string, owner *uint32) ([]byte, error) {
+// ReadChecked is ReadNoFollow for at most limit bytes of a file that
+// accept, when not nil, approves by its fstat(2) before it is read: its
+// owner, its mode.
+func ReadChecked(path string, limit int64, accept func(*unix.Stat_t) error) ([]byte, error) {
 	// Raw system calls, not os.OpenFile: an *os.File registers with the
 	// runtime's poller (an epoll_ctl that fails for a regular file), and a
 	// status of many services reads two such files for each.
@@ -170,24 +172,26 @@ func readNoFollow(path string, owner *uint32) ([]byte, error) {
 	if st.Mode&unix.S_IFMT != unix.S_IFREG {
 		return nil, fmt.Errorf("%s is not a regular file: refused", path)
 	}
-	if owner != nil {
-		*owner = st.Uid
+	if accept != nil {
+		if err := accept(&st); err != nil {
+			return nil, err
+		}
 	}
-	return readAll(fd, path, min(st.Size+1, maxRead))
+	return readAll(fd, path, min(st.Size+1, limit), limit)
 }
 
 // maxRead bounds what is read of a pid file or record.
 const maxRead = 1 << 20
 
-// readAll reads fd to its end, at most maxRead bytes, starting with a
+// readAll reads fd to its end, at most limit bytes, starting with a
 // buffer of size (the file's size, which a writer may change meanwhile).
-func readAll(fd int, path string, size int64) ([]byte, error) {
+func readAll(fd int, path string, size, limit int64) ([]byte, error) {
 	b := make([]byte, 0, max(size, 512))
-	for len(b) < maxRead {
+	for int64(len(b)) < limit {
 		if len(b) == cap(b) {
 			b = append(b, 0)[:len(b)]
 		}
-		n, err := unix.Read(fd, b[len(b):min(cap(b), maxRead)])
+		n, err := unix.Read(fd, b[len(b):min(int64(cap(b)), limit)])
 		if err == unix.EINTR {
 			continue
 		}
@@ -205,15 +209,12 @@ func readAll(fd int, path string, size int64) ([]byte, error) {
 // ReadTrusted is ReadNoFollow for a file that decides what daemonctl
 // signals: one owned by anybody but this user or root is refused.
 func ReadTrusted(path string) ([]byte, error) {
-	var owner uint32
-	b, err := readNoFollow(path, &owner)
-	if err != nil {
-		return nil, err
-	}
-	if !safepath.Trusted(owner) {
-		return nil, fmt.Errorf("%s belongs to uid %d, not to uid %d or root: refused", path, owner, os.Geteuid())
-	}
-	return b, nil
+	return ReadChecked(path, maxRead, func(st *unix.Stat_t) error {
+		if !safepath.Trusted(st.Uid) {
+			return fmt.Errorf("%s belongs to uid %d, not to uid %d or root: refused", path, st.Uid, os.Geteuid())
+		}
+		return nil
+	})
 }
 
 // WritePID writes pid to the pid file at path; on a full file system, over
