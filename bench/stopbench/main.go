@@ -26,6 +26,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/daemonctl/daemonctl/bench/internal/measure"
+	"github.com/daemonctl/daemonctl/bench/internal/pidstop"
 	"github.com/daemonctl/daemonctl/internal/config"
 	"github.com/daemonctl/daemonctl/internal/lifecycle"
 )
@@ -281,22 +282,7 @@ func startDirect(dir, command string) error {
 	return nil
 }
 
-func stopDirect(string) error {
-	fd, err := unix.PidfdOpen(directPID, 0)
-	if err != nil {
-		return err
-	}
-	defer unix.Close(fd)
-	if err := unix.PidfdSendSignal(fd, unix.SIGTERM, nil, 0); err != nil {
-		return err
-	}
-	for {
-		// The runtime's preemption signal (SIGURG) interrupts the wait.
-		if _, err := unix.Poll([]unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}, -1); err != unix.EINTR {
-			return err
-		}
-	}
-}
+func stopDirect(string) error { return pidstop.TermAndWait(directPID) }
 
 // measureStatus times `status` of one running service with each tool that
 // has one.

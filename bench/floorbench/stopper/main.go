@@ -8,7 +8,7 @@ import (
 	"os"
 	"strconv"
 
-	"golang.org/x/sys/unix"
+	"github.com/daemonctl/daemonctl/bench/internal/pidstop"
 )
 
 func main() {
@@ -16,17 +16,7 @@ func main() {
 	if err != nil {
 		os.Exit(2)
 	}
-	fd, err := unix.PidfdOpen(pid, 0)
-	if err != nil {
+	if pidstop.TermAndWait(pid) != nil {
 		os.Exit(1)
-	}
-	if err := unix.PidfdSendSignal(fd, unix.SIGTERM, nil, 0); err != nil {
-		os.Exit(1)
-	}
-	fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
-	for {
-		if _, err := unix.Poll(fds, -1); err != unix.EINTR {
-			return
-		}
 	}
 }
