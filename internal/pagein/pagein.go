@@ -18,12 +18,23 @@
 // faults, once. So is the helper that sets a service's user and limits
 // and then executes it: it would map for nothing.
 //
-// The package imports nothing but unsafe, so that the linker's init
-// order (the first ready package by import path) runs it before nearly
-// every other package.
+// It also turns heap profiling off, in every mode, before the other
+// packages allocate: left on, the runtime records the call stack of one
+// allocation in every 512 kB, and in a fresh process walking a stack
+// means reading the binary's tables and page faults. That was 0.6–0.8 ms
+// of a status (BENCHMARKS.md). daemonctl offers no heap profile, and a
+// long-lived monitor spares the profile's bucket table, about a
+// megabyte.
+//
+// The package imports nothing but runtime and unsafe, so that the
+// linker's init order (the first ready package by import path) runs it
+// before nearly every other package.
 package pagein
 
-import "unsafe"
+import (
+	"runtime"
+	"unsafe"
+)
 
 const (
 	madvPopulateRead  = 22 // Linux 5.14
@@ -77,6 +88,7 @@ func runtimeArgs() []string
 var heapMark *[16]byte
 
 func init() {
+	runtime.MemProfileRate = 0
 	for _, arg := range runtimeArgs() {
 		for _, mode := range Skipped {
 			if arg == mode {
