@@ -5,6 +5,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"golang.org/x/sys/unix"
 )
 
 func TestOpenDir(t *testing.T) {
@@ -81,4 +83,32 @@ func TestLinksOtherUsersControlAreRefused(t *testing.T) {
 		t.Fatalf("our link in a sticky directory: %v", err)
 	}
 	d.Close()
+}
+
+// The one-call open takes a path without links, and leaves every link,
+// safe or not, to the walk.
+func TestOpenWithoutLinksLeavesLinksToTheWalk(t *testing.T) {
+	root := t.TempDir()
+	os.MkdirAll(filepath.Join(root, "real", "logs"), 0o755)
+	os.Symlink("real", filepath.Join(root, "link"))
+	os.WriteFile(filepath.Join(root, "file"), nil, 0o644)
+	for _, tt := range []struct {
+		path string
+		ok   bool
+	}{
+		{"real/logs", true},
+		{"real/../real/logs", true},
+		{"link/logs", false},
+		{"link", false},
+		{"file", false},
+		{"missing", false},
+	} {
+		fd, ok := openWithoutLinks(filepath.Join(root, tt.path))
+		if ok {
+			unix.Close(fd)
+		}
+		if ok != tt.ok {
+			t.Errorf("%s: opened %v, want %v", tt.path, ok, tt.ok)
+		}
+	}
 }
