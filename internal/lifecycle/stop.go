@@ -126,13 +126,15 @@ func (m *Manager) stopLocked(ctx context.Context, s *config.Service, o state.Obs
 	return handedOver, nil
 }
 
-// beginHandOver asks the supervisor for the exit of the instance the
-// stop is ending, for the stop to record with the stop (HandOver): the
-// monitor then has nothing to write, and the stop need not wait for it to
-// take the lock after us and leave. The question goes as soon as the
-// leader is gone, while the stop still makes sure the rest of its tree
-// is; the returned func gives the answer once the stop is done, and none
-// when the stop failed or no exit came.
+// beginHandOver learns the exit of the instance the stop is ending, for
+// the stop to record with the stop (HandOver): the monitor then has
+// nothing to write, and the stop need not wait for it to take the lock
+// after us and leave. Where the kernel tells (exitFromKernel), the exit
+// is read off the leader's pidfd once the supervisor has reaped it;
+// else the supervisor is asked, as soon as the leader is gone, while the
+// stop still makes sure the rest of its tree is. The returned func gives
+// the exit once the stop is done, and none when the stop failed or no
+// exit came.
 func (m *Manager) beginHandOver(ctx context.Context, o state.Observation) func(proc.StopResult, error) (*proc.ExitStatus, bool) {
 	none := func(proc.StopResult, error) (*proc.ExitStatus, bool) { return nil, false }
 	st := o.Record
@@ -143,6 +145,7 @@ func (m *Manager) beginHandOver(ctx context.Context, o state.Observation) func(p
 	if err != nil {
 		return none // gone already: nothing of it for this stop to hear
 	}
+	reapedBySupervisor := childOf(st.Leader, st.Supervisor)
 	type answer struct {
 		exit proc.ExitStatus
 		ok   bool
@@ -153,6 +156,10 @@ func (m *Manager) beginHandOver(ctx context.Context, o state.Observation) func(p
 		defer leader.Close()
 		if proc.WaitAll(leaderGone, []*proc.Handle{leader}) != nil {
 			answers <- answer{}
+			return
+		}
+		if exit, ok := exitFromKernel(leaderGone, leader, reapedBySupervisor); ok {
+			answers <- answer{exit, true}
 			return
 		}
 		exit, ok, err := m.sup.HandOver(st.Service, st.Claim, st.Token)
@@ -169,6 +176,39 @@ func (m *Manager) beginHandOver(ctx context.Context, o state.Observation) func(p
 		}
 		return &a.exit, true
 	}
+}
+
+// reapWait bounds how long a stop waits for the supervisor to reap the
+// leader before it asks the supervisor instead, as long as the
+// supervisor waits for its monitor (handOverWait).
+const reapWait = 250 * time.Millisecond
+
+// exitFromKernel reads the exit of the leader, which has exited, off its
+// pidfd once the supervisor has reaped it (proc.Handle.WaitReaped),
+// without a round trip to the supervisor: its monitor, which reaped the
+// leader with the same status, finds the exit recorded and leaves
+// without writing. Only for a leader that is the supervisor's child
+// (reapedBySupervisor): a monitor that took over a leader from a
+// supervisor that died, or watches an adopted server, is not its parent,
+// records the exit as unknown, and would write it over the one the stop
+// recorded. A variable, so that tests can take the supervisor's way.
+var exitFromKernel = func(ctx context.Context, leader *proc.Handle, reapedBySupervisor bool) (proc.ExitStatus, bool) {
+	if !reapedBySupervisor {
+		return proc.ExitStatus{}, false
+	}
+	ctx, cancel := context.WithTimeout(ctx, reapWait)
+	defer cancel()
+	exit, err := leader.WaitReaped(ctx)
+	return exit, err == nil
+}
+
+// childOf reports whether process id is a child of parent.
+func childOf(id proc.Identity, parent *proc.Identity) bool {
+	if parent == nil {
+		return false
+	}
+	info, err := proc.Inspect(id.PID)
+	return err == nil && info.Identity == id && info.PPID == parent.PID
 }
 
 // markStopped records the stop, with the instance's exit when it is
