@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	mathrand "math/rand/v2"
 	"os"
 	"os/exec"
@@ -15,6 +16,7 @@ import (
 	"time"
 
 	"github.com/daemonctl/daemonctl/internal/pidfile"
+	"github.com/daemonctl/daemonctl/internal/proc"
 	"github.com/daemonctl/daemonctl/internal/state"
 )
 
@@ -50,12 +52,15 @@ func TestRandomClients(t *testing.T) {
 	defer cancel()
 
 	var most atomic.Int32
+	var seen string // the instances, when more than one ran at once
 	watched := make(chan struct{})
 	go func() {
 		defer close(watched)
 		for ctx.Err() == nil {
-			if n := int32(len(r.liveTagged("DAEMONCTL_SERVICE=web"))); n > most.Load() {
+			live := stillRunning(r.liveTagged("DAEMONCTL_SERVICE=web"))
+			if n := int32(len(live)); n > most.Load() {
 				most.Store(n)
+				seen = describe(live)
 			}
 			time.Sleep(5 * time.Millisecond)
 		}
@@ -86,7 +91,7 @@ func TestRandomClients(t *testing.T) {
 	<-watched
 	t.Logf("operations start/stop/restart/kill: %d/%d/%d/%d", ops[0].Load(), ops[1].Load(), ops[2].Load(), ops[3].Load())
 	if n := most.Load(); n > 1 {
-		t.Fatalf("%d instances of web ran at once", n)
+		t.Fatalf("%d instances of web ran at once: %s", n, seen)
 	}
 	// A monitor only leaves a running service when it is told to go
 	// without a stop: here, only by a stop's release that hit the monitor
@@ -121,6 +126,33 @@ func TestRandomClients(t *testing.T) {
 	}
 	r.stop("web")
 	r.noLeftovers("DAEMONCTL_SERVICE=web")
+}
+
+// stillRunning returns those of pids that still run once a scan of
+// /proc is done. A scan reads one process after another: an instance
+// that ended during it and the next one, begun during it, are both in it
+// without ever having run at once. Two that both still run after it did
+// run at once.
+func stillRunning(pids []int) []int {
+	var out []int
+	for _, pid := range pids {
+		if info, err := proc.Inspect(pid); err == nil && !info.Zombie {
+			out = append(out, pid)
+		}
+	}
+	return out
+}
+
+// describe names processes for a failure: pid, parent, start and
+// command line.
+func describe(pids []int) string {
+	var out []string
+	for _, pid := range pids {
+		info, _ := proc.Inspect(pid)
+		cmdline, _ := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/cmdline")
+		out = append(out, fmt.Sprintf("pid %d (parent %d, started at tick %d): %s", pid, info.PPID, info.StartTicks, bytes.ReplaceAll(bytes.TrimRight(cmdline, "\x00"), []byte{0}, []byte{' '})))
+	}
+	return strings.Join(out, "; ")
 }
 
 // lastLines returns the line of b holding mark and the two before it.
