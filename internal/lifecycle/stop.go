@@ -22,8 +22,6 @@ type StopOptions struct {
 	// Adopt takes over a server another tool started (Adopt) to stop it;
 	// without it such a server is left running, and the stop fails.
 	Adopt bool
-
-	look *proc.Look // begun by Stop, for the first tree it stops
 }
 
 // Stop stops the named services (all when none is named), each only after
@@ -37,9 +35,6 @@ func (m *Manager) Stop(ctx context.Context, names []string, opts StopOptions) er
 	}
 	if len(names) == 0 {
 		services = m.leaveShared(services)
-	}
-	if len(services) > 0 {
-		opts.look = proc.BeginLook()
 	}
 	return inOrder(ctx, services, m.dependents, func(ctx context.Context, s *config.Service) error {
 		return m.stopOne(ctx, s, opts)
@@ -89,6 +84,8 @@ func (m *Manager) stopLocked(ctx context.Context, s *config.Service, o state.Obs
 	if st == nil || st.Phase == state.PhaseStopped {
 		return false, m.clearStale(s, o)
 	}
+	// The scan for the rest of the tree reads while the stop is recorded.
+	look := st.Tree().BeginLook()
 	// Recorded before any signal, so that whoever watches the service
 	// knows its exit was asked for.
 	if err := st.RequestStop(); err != nil {
@@ -104,7 +101,7 @@ func (m *Manager) stopLocked(ctx context.Context, s *config.Service, o state.Obs
 	crashpoint.Here("stop:claimed")
 	began := time.Now()
 	handOver := m.beginHandOver(ctx, o)
-	res, err := st.Tree().StopAfter(ctx, opts.look, unix.Signal(s.StopSignal), grace, proc.KillWait)
+	res, err := st.Tree().StopAfter(ctx, look, unix.Signal(s.StopSignal), grace, proc.KillWait)
 	exit, handedOver := handOver(res, err)
 	if err != nil {
 		return false, &ServiceError{Service: s.Name, Err: fmt.Errorf("unable to stop: %w", err)}

@@ -173,6 +173,9 @@ type run struct {
 	fingerprint string
 	offset      int64 // the log's size at its launch
 	adopted     bool  // another tool started it (state.Adopt)
+	// born is the pid count just before its launch (proc.PIDCount);
+	// zero when unknown.
+	born proc.PIDCount
 	// endedBecause says why the monitor ended it (its liveness probe
 	// failed): the exit counts as a failure.
 	endedBecause string
@@ -257,6 +260,7 @@ func (m *monitor) launch(ctx context.Context) (*run, error) {
 	}
 	crashpoint.Here("monitor:claimed")
 	var id proc.Identity
+	born, _ := proc.ReadPIDCount() // unreadable: zero, and stops read every process
 	// The service's stdout also reads the pipe (newPipe), so if this
 	// monitor dies, the service's writes still succeed (buffered in the
 	// pipe, blocking only once it is full) until a new supervisor takes
@@ -272,12 +276,12 @@ func (m *monitor) launch(ctx context.Context) (*run, error) {
 		return nil, err
 	}
 	crashpoint.Here("monitor:spawned")
-	run := &run{leader: id, token: token, env: env, fingerprint: fingerprint, began: time.Now(), offset: offset, exited: exited, known: true, pipe: r, output: pump(r, m.out), readyCh: make(chan error, 1)}
+	run := &run{leader: id, born: born, token: token, env: env, fingerprint: fingerprint, began: time.Now(), offset: offset, exited: exited, known: true, pipe: r, output: pump(r, m.out), readyCh: make(chan error, 1)}
 	recorded, err := m.record(ctx, run, offset)
 	if err != nil || !recorded {
 		// A stop got here first, or the record cannot be written: what
 		// nobody can find must not run.
-		(proc.Tree{Leader: id, Token: token}).Stop(context.WithoutCancel(ctx), unix.SIGKILL, time.Second, time.Second)
+		(proc.Tree{Leader: id, Token: token, Born: born}).Stop(context.WithoutCancel(ctx), unix.SIGKILL, time.Second, time.Second)
 		<-exited
 		if err != nil {
 			m.giveUp(ctx, token, err)
@@ -360,7 +364,7 @@ func (m *monitor) record(ctx context.Context, r *run, offset int64) (bool, error
 	if err != nil || rec == nil || !m.owns(rec) || rec.Token != r.token {
 		return false, err
 	}
-	in := state.Instance{Leader: r.leader, Token: r.token, LogOffset: offset, PidFile: s.PidFile, LogFile: s.LogFile,
+	in := state.Instance{Leader: r.leader, Born: r.born, Token: r.token, LogOffset: offset, PidFile: s.PidFile, LogFile: s.LogFile,
 		Fingerprint: r.fingerprint, StopSignal: int(s.StopSignal), StopTimeout: s.StopTimeout.Std()}
 	if err := rec.Launch(in); err != nil {
 		return false, err
@@ -458,7 +462,7 @@ func (m *monitor) answeredByOwnTree(r *run, p probe.Probe) error {
 	if err != nil || len(sockets) == 0 {
 		return nil // gone already: the exit will tell
 	}
-	members, _ := (proc.Tree{Leader: r.leader, Token: r.token, Descendants: r.adopted}).Members()
+	members, _ := (proc.Tree{Leader: r.leader, Token: r.token, Descendants: r.adopted, Born: r.born}).Members()
 	for _, id := range append(members, r.leader) {
 		if listen.Holds(id.PID, sockets) {
 			return nil
@@ -544,7 +548,7 @@ func (m *monitor) watch(ctx context.Context, r *run) (proc.ExitStatus, bool) {
 // with it.
 func (m *monitor) endTree(ctx context.Context, r *run) {
 	s := m.Service
-	(proc.Tree{Leader: r.leader, Token: r.token, Descendants: r.adopted}).Stop(context.WithoutCancel(ctx), unix.Signal(s.StopSignal), s.StopTimeout.Std(), proc.KillWait)
+	(proc.Tree{Leader: r.leader, Token: r.token, Descendants: r.adopted, Born: r.born}).Stop(context.WithoutCancel(ctx), unix.Signal(s.StopSignal), s.StopTimeout.Std(), proc.KillWait)
 }
 
 func (m *monitor) restarts() int {

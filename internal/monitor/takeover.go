@@ -26,7 +26,7 @@ func (m *monitor) takeOver(ctx context.Context) (*run, error) {
 		<-proc.WatchExit(context.WithoutCancel(ctx), st.Leader)
 		exited <- proc.ExitStatus{Code: -1, Signal: ""}
 	}()
-	r := &run{leader: st.Leader, token: st.Token, adopted: st.Adopted, began: st.StartedAt, offset: st.LogOffset, exited: exited, readyCh: make(chan error, 1)}
+	r := &run{leader: st.Leader, token: st.Token, adopted: st.Adopted, born: st.LeaderBorn, began: st.StartedAt, offset: st.LogOffset, exited: exited, readyCh: make(chan error, 1)}
 	if pipe := takeOverOutput(st.Leader.PID); pipe != nil {
 		r.pipe, r.output = pipe, pump(pipe, m.out)
 		m.out.notef("new monitor took over %s (pid %d) and its output", m.Service.Name, st.Leader.PID)

@@ -16,18 +16,23 @@ import (
 
 // spawnTree launches a shell with two children in its process group and
 // one that left it, all carrying the test's token.
-func spawnTree(t *testing.T) Identity {
+func spawnTree(t *testing.T) Tree {
 	t.Helper()
-	return spawnShell(t, t.TempDir(), "sleep 100 & setsid sleep 100 & sleep 100; true").Leader
+	return spawnShell(t, t.TempDir(), "sleep 100 & setsid sleep 100 & sleep 100; true")
 }
 
 // spawnShell runs script with sh in dir, carrying the test's token,
-// reaped as it exits and stopped at the test's end, and returns its tree.
+// reaped as it exits and stopped at the test's end, and returns its tree,
+// with the pid count before its launch, as the monitor keeps it.
 func spawnShell(t *testing.T, dir, script string) Tree {
 	t.Helper()
 	devnull, _ := os.OpenFile(os.DevNull, os.O_WRONLY, 0)
 	defer devnull.Close()
 	token := "test-token-" + t.Name()
+	born, err := ReadPIDCount()
+	if err != nil {
+		t.Fatal(err)
+	}
 	leader, err := Spawn(Spec{
 		Argv:   []string{"/bin/sh", "-c", script},
 		Dir:    dir,
@@ -38,7 +43,7 @@ func spawnShell(t *testing.T, dir, script string) Tree {
 		t.Fatal(err)
 	}
 	go unix.Wait4(leader.PID, nil, 0, nil)
-	tree := Tree{Leader: leader, Token: token}
+	tree := Tree{Leader: leader, Token: token, Born: born}
 	t.Cleanup(func() { tree.Stop(context.Background(), unix.SIGKILL, time.Second, time.Second) })
 	return tree
 }
@@ -58,9 +63,19 @@ func waitMembers(t *testing.T, tree Tree, n int) []Identity {
 	}
 }
 
+// With the pid count at the leader's launch, the stop reads the
+// processes made after it; without (a record of an older daemonctl),
+// every process. Both find every member.
 func TestTreeStopEndsEveryMember(t *testing.T) {
-	leader := spawnTree(t)
-	tree := Tree{Leader: leader, Token: "test-token-" + t.Name()}
+	t.Run("count known", func(t *testing.T) { stopEndsEveryMember(t, spawnTree(t)) })
+	t.Run("count unknown", func(t *testing.T) {
+		tree := spawnTree(t)
+		tree.Born = PIDCount{}
+		stopEndsEveryMember(t, tree)
+	})
+}
+
+func stopEndsEveryMember(t *testing.T, tree Tree) {
 	members := waitMembers(t, tree, 4)
 	if len(members) != 4 { // sh, two sleeps in its group, one that left it
 		t.Fatalf("members = %v, want 4 processes", members)
@@ -80,7 +95,7 @@ func TestTreeStopEndsEveryMember(t *testing.T) {
 }
 
 func TestIdentityRejectsReusedPID(t *testing.T) {
-	leader := spawnTree(t)
+	leader := spawnTree(t).Leader
 	if !leader.Alive() {
 		t.Fatal("fresh child not alive")
 	}
@@ -129,9 +144,9 @@ func TestChildExitStatus(t *testing.T) {
 }
 
 func TestFindInstances(t *testing.T) {
-	leader := spawnTree(t)
-	token := "test-token-" + t.Name()
-	waitMembers(t, Tree{Leader: leader, Token: token}, 4)
+	tree := spawnTree(t)
+	leader, token := tree.Leader, tree.Token
+	waitMembers(t, tree, 4)
 	found, err := FindInstances(TokenVar + "=" + token)
 	if err != nil {
 		t.Fatal(err)
@@ -198,7 +213,7 @@ func TestStopAfterALookEndsMembersMadeSinceItBegan(t *testing.T) {
 	dir := t.TempDir()
 	tree := spawnShell(t, dir, "while [ ! -e go ]; do sleep 0.01; done; setsid sleep 100 & echo $! >child; wait")
 	waitMembers(t, tree, 1)
-	look := BeginLook()
+	look := tree.BeginLook()
 	<-look.done
 	if err := os.WriteFile(filepath.Join(dir, "go"), nil, 0o644); err != nil {
 		t.Fatal(err)

@@ -57,10 +57,11 @@ func readToken(pid, ppid int) string {
 	return ""
 }
 
-// scan lists the live (non-zombie) processes. Reading each one's stat
-// is most of a stop's time, so a long list is read by one goroutine per
-// CPU (a stop waits on it; status does not scan).
-func scan() ([]*entry, error) {
+// scan lists the live (non-zombie) processes whose pid is lowest or more.
+// Reading each one's stat is most of a stop's time, so a long list is
+// read by one goroutine per CPU (a stop waits on it; status does not
+// scan).
+func scan(lowest int) ([]*entry, error) {
 	names, err := listProc()
 	if err != nil {
 		return nil, fmt.Errorf("list processes: %w", err)
@@ -68,7 +69,7 @@ func scan() ([]*entry, error) {
 	self := os.Getpid()
 	pids := make([]int, 0, len(names))
 	for _, name := range names {
-		if pid, err := strconv.Atoi(name); err == nil && pid != self {
+		if pid, err := strconv.Atoi(name); err == nil && pid != self && pid >= lowest {
 			pids = append(pids, pid)
 		}
 	}
@@ -104,9 +105,10 @@ const scanShare = 64
 var scans scanGroup
 
 type scanCall struct {
-	done  chan struct{}
-	table []*entry
-	err   error
+	lowest int // the lowest pid any of its callers asked for
+	done   chan struct{}
+	table  []*entry
+	err    error
 }
 
 type scanGroup struct {
@@ -116,15 +118,16 @@ type scanGroup struct {
 }
 
 // fresh returns a scan that started after fresh was called, so that it
-// shows every process that existed then: a caller that arrives while a
-// scan runs waits for the next one, which it shares with everyone else
-// who arrived meanwhile.
-func (g *scanGroup) fresh() ([]*entry, error) {
+// shows every process that existed then with a pid of lowest or more (and
+// maybe others): a caller that arrives while a scan runs waits for the
+// next one, which it shares with everyone else who arrived meanwhile.
+func (g *scanGroup) fresh(lowest int) ([]*entry, error) {
 	g.mu.Lock()
 	if g.next == nil {
-		g.next = &scanCall{done: make(chan struct{})}
+		g.next = &scanCall{lowest: lowest, done: make(chan struct{})}
 	}
 	c := g.next
+	c.lowest = min(c.lowest, lowest)
 	if !g.running {
 		g.start()
 	}
@@ -138,7 +141,7 @@ func (g *scanGroup) start() {
 	c := g.next
 	g.next, g.running = nil, true
 	go func() {
-		c.table, c.err = scan()
+		c.table, c.err = scan(c.lowest)
 		close(c.done)
 		g.mu.Lock()
 		g.running = false
@@ -162,7 +165,7 @@ type Instance struct {
 // were lost. It reads every process's environment: it is for when records
 // are missing, not for every status.
 func FindInstances(marks ...string) ([]Instance, error) {
-	table, err := scans.fresh()
+	table, err := scans.fresh(0)
 	if err != nil {
 		return nil, err
 	}
@@ -232,7 +235,7 @@ type ArgIndex struct {
 
 // IndexArgs scans /proc once for ArgIndex.
 func IndexArgs() (*ArgIndex, error) {
-	table, err := scans.fresh()
+	table, err := scans.fresh(0)
 	if err != nil {
 		return nil, err
 	}

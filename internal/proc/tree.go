@@ -40,6 +40,9 @@ type Tree struct {
 	// (by parent pid) too: for a server another tool started, whose
 	// processes carry no token and whose process group is not its own.
 	Descendants bool
+	// Born is the pid count just before the leader was made; zero when
+	// unknown.
+	Born PIDCount
 }
 
 // Members returns the live processes of the tree. A process is only ever
@@ -52,7 +55,7 @@ func (t Tree) Members() ([]Identity, error) {
 // members is Members with the leader's liveness, which decides whether
 // its process group counts, given.
 func (t Tree) members(leaderAlive bool) ([]Identity, error) {
-	table, err := scans.fresh()
+	table, err := scans.fresh(t.lowestPID())
 	if err != nil {
 		return nil, err
 	}
@@ -73,6 +76,18 @@ func (t Tree) membersIn(table []*entry, leaderAlive bool) []Identity {
 		}
 	}
 	return out
+}
+
+// lowestPID is the lowest pid a member of the tree can have: the
+// leader's, while the pid count has not gone round since it was made
+// (NoWrapSince), for every other member was made after it; else 0. A
+// stop then reads the processes made after the leader instead of every
+// process on the host.
+func (t Tree) lowestPID() int {
+	if ok, _ := NoWrapSince(t.Born, t.Leader.PID); ok {
+		return t.Leader.PID
+	}
+	return 0
 }
 
 // has reports whether process e is a member of the tree: as old as the
@@ -134,8 +149,7 @@ func (t Tree) Stop(ctx context.Context, sig unix.Signal, grace, killWait time.Du
 }
 
 // StopAfter is Stop with a look at the processes begun ahead of it
-// (BeginLook), which it uses for its first signals if no other stop took
-// it first; nil for none.
+// (BeginLook), which it uses for its first signals; nil for none.
 func (t Tree) StopAfter(ctx context.Context, ahead *Look, sig unix.Signal, grace, killWait time.Duration) (StopResult, error) {
 	var res StopResult
 	graceCtx, cancel := context.WithTimeout(ctx, grace)
@@ -244,10 +258,10 @@ func (t Tree) nextMembers(ahead *Look, leaderAlive bool) ([]Identity, error) {
 	return t.membersIn(ahead.table, leaderAlive), nil
 }
 
-// A Look is a scan of every process begun ahead of a stop (BeginLook),
-// so that its reading, most of a stop's own time, overlaps what the stop
-// does before its first signal (taking the service's lock, recording
-// that its exit was asked for) instead of following it.
+// A Look is a scan of the processes begun ahead of a stop (BeginLook),
+// so that its reading overlaps what the stop does before its first
+// signal (recording that its exit was asked for) instead of following
+// it.
 //
 // It is as good as a scan begun at the first signal: every process made
 // since the look began has a pid in the window opened before it, which
@@ -261,12 +275,13 @@ type Look struct {
 	taken  atomic.Bool
 }
 
-// BeginLook begins a scan of every process for the first tree that
-// stops after it (StopAfter).
-func BeginLook() *Look {
+// BeginLook begins a scan of the processes that may be members of the
+// tree, for its stop (StopAfter). Looks begun together share a scan.
+func (t Tree) BeginLook() *Look {
 	l := &Look{window: openWindow(), done: make(chan struct{})}
+	lowest := t.lowestPID()
 	go func() {
-		l.table, l.err = scan()
+		l.table, l.err = scans.fresh(lowest)
 		close(l.done)
 	}()
 	return l

@@ -118,11 +118,14 @@ type Instance struct {
 	// its config no longer names it.
 	StopSignal  int
 	StopTimeout time.Duration
+	// Born is the pid count just before the leader was made; zero when
+	// unknown.
+	Born proc.PIDCount
 }
 
 // Launch records a launched instance (Launched).
 func (r *Record) Launch(in Instance) error {
-	r.Leader, r.Token, r.StartedAt, r.LogOffset = in.Leader, in.Token, now(), in.LogOffset
+	r.Leader, r.LeaderBorn, r.Token, r.StartedAt, r.LogOffset = in.Leader, in.Born, in.Token, now(), in.LogOffset
 	r.PidFile, r.LogFile, r.ReadyAt, r.NextRestart, r.GaveUpBecause = in.PidFile, in.LogFile, nil, nil, ""
 	r.Fingerprint, r.StopSignal, r.StopTimeout = in.Fingerprint, in.StopSignal, in.StopTimeout
 	r.Unhealthy = ""

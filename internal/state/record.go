@@ -59,6 +59,11 @@ type Record struct {
 	// (Adopt): its tree is its leader's descendants, its output is not
 	// captured.
 	Adopted bool `json:"adopted,omitempty"`
+	// LeaderBorn is the pid count just before the leader was made
+	// (proc.PIDCount): a stop reads the processes made after it alone.
+	// Zero when unknown (an adopted server, a record of an older
+	// daemonctl).
+	LeaderBorn proc.PIDCount `json:"leader_born,omitzero"`
 	// Unhealthy says why the liveness probe fails, while it does, for a
 	// service its restart policy does not restart.
 	Unhealthy string `json:"unhealthy,omitempty"`
@@ -96,7 +101,7 @@ func (r *Record) StopRequested() bool {
 
 // Tree returns the process tree of the instance.
 func (r *Record) Tree() proc.Tree {
-	return proc.Tree{Leader: r.Leader, Token: r.Token, Descendants: r.Adopted}
+	return proc.Tree{Leader: r.Leader, Token: r.Token, Descendants: r.Adopted, Born: r.LeaderBorn}
 }
 
 // SupervisorAlive reports whether the supervisor recorded for the
