@@ -9,8 +9,8 @@
 // anonymous memory and 35 µs on the binary (most of it the trap, not
 // the mapping), while madvise(MADV_POPULATE_READ) maps all 9 MB of code
 // and read-only data, already in the page cache, in about 1 ms, and
-// MADV_POPULATE_WRITE maps the next 2 MB of heap in 0.4 ms: 570 faults
-// of a status became 250.
+// MADV_POPULATE_WRITE maps the heap ahead (heapAhead) in a few tenths
+// of a millisecond: 570 faults of a status became 250.
 //
 // The long-lived modes (the supervisor, a foreground run) are left out:
 // every page mapped ahead would stay theirs for their whole life, where
@@ -50,11 +50,13 @@ const (
 
 	pageSize = 4096
 
-	// heapAhead is how much heap is mapped ahead: what a status of 100
-	// services touches in all. The heap grows up from its start, and
-	// chunkBytes is the runtime's unit of mapping it (pallocChunkBytes),
-	// past which nothing is mapped yet.
-	heapAhead  = 2 << 20
+	// heapAhead is how much heap is mapped ahead. A status of 100
+	// services touches about 2 MB, but mapping that much made a status
+	// of one service and a stop about 1 ms slower than 1 MB, and the
+	// status of 100 no faster (BENCHMARKS.md, sixth session). The heap
+	// grows up from its start, and chunkBytes is the runtime's unit of
+	// mapping it (pallocChunkBytes), past which nothing is mapped yet.
+	heapAhead  = 1 << 20
 	chunkBytes = 4 << 20
 
 	// bssAhead is how much of the binary's zero-filled data is mapped:
