@@ -41,7 +41,7 @@ func actOnServices(f *Factory, asJSON *bool, act func(m *lifecycle.Manager, ctx 
 		if err != nil {
 			return err
 		}
-		err = act(m, f.Interruptible(cmd), args)
+		err = act(m, f.InterruptibleSoon(cmd), args)
 		if *asJSON {
 			return writeOutcomes(f.IO.Out, m, err)
 		}
@@ -153,7 +153,7 @@ func newAdoptCmd(f *Factory) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return reportFailures(f.IO.Err, m.Adopt(f.Interruptible(cmd), args[0], opts))
+			return reportFailures(f.IO.Err, m.Adopt(f.InterruptibleSoon(cmd), args[0], opts))
 		},
 	}
 	cmd.Flags().IntVar(&opts.PID, "pid", 0, "the server's process (default: the one status finds)")

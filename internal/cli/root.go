@@ -10,7 +10,6 @@ import (
 	"io"
 	"io/fs"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"strings"
 
@@ -59,35 +58,7 @@ type Factory struct {
 	// Hosts limits the cluster commands to these hosts (--hosts).
 	Hosts []string
 
-	interrupted context.Context // see Interruptible
-	stopSignals func()
-}
-
-// Interruptible returns cmd's context, cancelled by the first SIGINT or
-// SIGTERM so that the command can wind down; a second signal, with the
-// default disposition back, ends the process whatever it is doing.
-//
-// It is installed on first use, not for every command: the runtime's
-// signal machinery starts a thread and two goroutines, about 1 ms of a
-// short command such as status, which has nothing to wind down and is
-// ended by the signal's default action.
-func (f *Factory) Interruptible(cmd *cobra.Command) context.Context {
-	if f.interrupted == nil {
-		ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, unix.SIGTERM)
-		go func() {
-			<-ctx.Done()
-			stop()
-		}()
-		f.interrupted, f.stopSignals = ctx, stop
-	}
-	return f.interrupted
-}
-
-// release undoes Interruptible.
-func (f *Factory) release() {
-	if f.stopSignals != nil {
-		f.stopSignals()
-	}
+	interrupt interrupt // see Interruptible
 }
 
 // Config loads the config named by --config, $DAEMONCTL_CONFIG or
