@@ -68,7 +68,12 @@ func writeAtomicAs(path string, data []byte, perm os.FileMode, uid, gid int) err
 	if err != nil {
 		return err
 	}
-	defer dir.Remove(tmpName) // fails harmlessly after the rename
+	renamed := false
+	defer func() {
+		if !renamed {
+			dir.Remove(tmpName)
+		}
+	}()
 	if _, err := tmp.Write(data); err != nil {
 		tmp.Close()
 		return err
@@ -86,7 +91,11 @@ func writeAtomicAs(path string, data []byte, perm os.FileMode, uid, gid int) err
 	if err := tmp.Close(); err != nil {
 		return err
 	}
-	return dir.Rename(tmpName, base)
+	if err := dir.Rename(tmpName, base); err != nil {
+		return err
+	}
+	renamed = true
+	return nil
 }
 
 // NoSpace reports whether err is a write refused for want of space: the

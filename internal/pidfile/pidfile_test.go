@@ -191,3 +191,17 @@ func TestReadNoFollowSizes(t *testing.T) {
 		t.Errorf("a missing file: %v", err)
 	}
 }
+
+// A write whose rename fails leaves no temporary file behind either.
+func TestAFailedAtomicWriteLeavesNoTemporaryFile(t *testing.T) {
+	dir := t.TempDir()
+	taken := filepath.Join(dir, "taken")
+	os.MkdirAll(filepath.Join(taken, "in"), 0o755) // a file cannot be renamed over it
+	if err := WriteAtomic(taken, []byte("{}\n"), 0o644); err == nil {
+		t.Fatal("a file renamed over a directory")
+	}
+	entries, _ := os.ReadDir(dir)
+	if len(entries) != 1 {
+		t.Fatalf("dir holds %d entries, want the directory alone", len(entries))
+	}
+}

@@ -218,11 +218,13 @@ func (t Tree) signalUntilGone(ctx context.Context, sig unix.Signal, ahead *Look)
 		}
 		var handles []*Handle
 		for _, id := range members {
-			h, err := Open(id)
+			h, err := t.open(id, leader)
 			if err != nil {
 				continue // gone already
 			}
-			defer h.Close()
+			if h != leader {
+				defer h.Close()
+			}
 			if !signalled[id] {
 				if err := h.Signal(sig); err != nil {
 					return len(signalled), fmt.Errorf("signal %s to pid %d: %w", unix.SignalName(sig), id.PID, err)
@@ -243,6 +245,15 @@ func (t Tree) signalUntilGone(ctx context.Context, sig unix.Signal, ahead *Look)
 		window = openWindow()
 		groupAlive = t.Leader.Alive()
 	}
+}
+
+// open returns a handle on member id: the leader's, already open, or a
+// new one.
+func (t Tree) open(id Identity, leader *Handle) (*Handle, error) {
+	if leader != nil && id == t.Leader {
+		return leader, nil
+	}
+	return Open(id)
 }
 
 // nextMembers returns the members in ahead's table when there is one,
