@@ -290,9 +290,8 @@ type Look struct {
 // tree, for its stop (StopAfter). Looks begun together share a scan.
 func (t Tree) BeginLook() *Look {
 	l := &Look{window: openWindow(), done: make(chan struct{})}
-	lowest := t.lowestPID()
 	go func() {
-		l.table, l.err = scans.fresh(lowest)
+		l.table, l.err = scans.fresh(t.lowestPID())
 		close(l.done)
 	}()
 	return l
