@@ -13,6 +13,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/daemonctl/daemonctl/internal/config"
+	"github.com/daemonctl/daemonctl/internal/pidfile"
 	"github.com/daemonctl/daemonctl/internal/proc"
 	"github.com/daemonctl/daemonctl/internal/state"
 )
@@ -86,17 +87,7 @@ func TestAStopIsHandedTheExit(t *testing.T) {
 	c, cfg := serve(t)
 	store := state.Store{Dir: cfg.RunDir}
 	req, o := start(t, c, cfg)
-	l, err := store.Lock(context.Background(), "web")
-	if err != nil {
-		t.Fatal(err)
-	}
-	rec, _ := store.Read("web")
-	if err := rec.RequestStop(); err != nil {
-		t.Fatal(err)
-	}
-	if err := store.Write("web", rec); err != nil {
-		t.Fatal(err)
-	}
+	l, rec := claimStop(t, store)
 	if _, err := rec.Tree().Stop(context.Background(), unix.SIGTERM, 5*time.Second, time.Second); err != nil {
 		t.Fatal(err)
 	}
@@ -110,21 +101,7 @@ func TestAStopIsHandedTheExit(t *testing.T) {
 	if err != nil || !ok || exit.Signal != "TERM" {
 		t.Fatalf("hand-over: %+v, ok %v, %v; want killed by TERM", exit, ok, err)
 	}
-	if err := rec.Exit(exit, nil); err != nil {
-		t.Fatal(err)
-	}
-	if err := rec.MarkStopped(); err != nil {
-		t.Fatal(err)
-	}
-	if err := store.Write("web", rec); err != nil {
-		t.Fatal(err)
-	}
-	written := inode(t, store.RecordPath("web"))
-	l.Release()
-	waitNoMonitor(t, c)
-	if got := inode(t, store.RecordPath("web")); got != written {
-		t.Fatal("the monitor wrote the record again after the stop had recorded the exit it handed over")
-	}
+	finishStop(t, c, store, l, rec, exit)
 }
 
 // A stop can read the exit off the leader's pidfd once the monitor has
@@ -135,22 +112,12 @@ func TestAStopToldTheExitByTheKernelIsNotWrittenOver(t *testing.T) {
 	c, cfg := serve(t)
 	store := state.Store{Dir: cfg.RunDir}
 	start(t, c, cfg)
-	l, err := store.Lock(context.Background(), "web")
-	if err != nil {
-		t.Fatal(err)
-	}
-	rec, _ := store.Read("web")
+	l, rec := claimStop(t, store)
 	leader, err := proc.Open(rec.Leader)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer leader.Close()
-	if err := rec.RequestStop(); err != nil {
-		t.Fatal(err)
-	}
-	if err := store.Write("web", rec); err != nil {
-		t.Fatal(err)
-	}
 	if _, err := rec.Tree().Stop(context.Background(), unix.SIGTERM, 5*time.Second, time.Second); err != nil {
 		t.Fatal(err)
 	}
@@ -163,6 +130,32 @@ func TestAStopToldTheExitByTheKernelIsNotWrittenOver(t *testing.T) {
 	if err != nil || exit.Signal != "TERM" {
 		t.Fatalf("exit from the kernel: %+v, %v; want killed by TERM", exit, err)
 	}
+	finishStop(t, c, store, l, rec, exit)
+}
+
+// claimStop takes web's lock and records that its stop was asked for,
+// as a stop does before its first signal.
+func claimStop(t *testing.T, store state.Store) (*pidfile.Lock, *state.Record) {
+	t.Helper()
+	l, err := store.Lock(context.Background(), "web")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec, _ := store.Read("web")
+	if err := rec.RequestStop(); err != nil {
+		t.Fatal(err)
+	}
+	if err := store.Write("web", rec); err != nil {
+		t.Fatal(err)
+	}
+	return l, rec
+}
+
+// finishStop records web stopped with exit, lets its lock go, and checks
+// that the monitor, finding the exit recorded, leaves without writing
+// the record again.
+func finishStop(t *testing.T, c *Client, store state.Store, l *pidfile.Lock, rec *state.Record, exit proc.ExitStatus) {
+	t.Helper()
 	if err := rec.Exit(exit, nil); err != nil {
 		t.Fatal(err)
 	}
@@ -176,7 +169,7 @@ func TestAStopToldTheExitByTheKernelIsNotWrittenOver(t *testing.T) {
 	l.Release()
 	waitNoMonitor(t, c)
 	if got := inode(t, store.RecordPath("web")); got != written {
-		t.Fatal("the monitor wrote the record again after the stop had recorded the exit the kernel told")
+		t.Fatal("the monitor wrote the record again after the stop had recorded the exit")
 	}
 }
 
