@@ -123,22 +123,32 @@ func (h *Handle) wait(ctx context.Context) error {
 	if h.f == nil || pidfdSupport() != unix.PIDFD_NONBLOCK {
 		return h.pollWait(ctx)
 	}
+	err := h.pollPidfd(ctx, pidfdReadable)
+	if err != nil && ctx.Err() == nil {
+		return h.pollWait(ctx)
+	}
+	return err
+}
+
+// pollPidfd calls ready each time the runtime's poller sees the pidfd
+// ready, until it returns true or ctx ends; no thread waits meanwhile.
+// It returns ctx's error when ctx ended it.
+func (h *Handle) pollPidfd(ctx context.Context, ready func(fd int) bool) error {
 	raw, err := h.f.SyscallConn()
 	if err != nil {
-		return h.pollWait(ctx)
+		return err
 	}
-	stop := context.AfterFunc(ctx, func() { h.f.SetReadDeadline(time.Now()) })
+	// The deadline is set on f, not h.f: once ctx ends the func runs on
+	// its own goroutine, maybe after the caller has closed h.
+	f := h.f
+	f.SetReadDeadline(time.Time{})
+	stop := context.AfterFunc(ctx, func() { f.SetReadDeadline(time.Now()) })
 	defer stop()
-	// Read's callback runs again each time the poller sees the pidfd
-	// readable; no thread waits meanwhile.
-	err = raw.Read(func(fd uintptr) bool { return pidfdReadable(int(fd)) })
-	if err != nil {
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		return h.pollWait(ctx)
+	err = raw.Read(func(fd uintptr) bool { return ready(int(fd)) })
+	if err != nil && ctx.Err() != nil {
+		return ctx.Err()
 	}
-	return nil
+	return err
 }
 
 // pollWait is the fallback without a pollable pidfd: look every few

@@ -6,7 +6,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -26,27 +25,18 @@ func (h *Handle) WaitReaped(ctx context.Context) (ExitStatus, error) {
 	if !exitInfoSupported() || h.f == nil || pidfdSupport() != unix.PIDFD_NONBLOCK {
 		return ExitStatus{}, ErrNoExitInfo
 	}
-	raw, err := h.f.SyscallConn()
-	if err != nil {
-		return ExitStatus{}, err
-	}
-	h.f.SetReadDeadline(time.Time{})
-	stop := context.AfterFunc(ctx, func() { h.f.SetReadDeadline(time.Now()) })
-	defer stop()
 	// The pidfd is readable from the exit on; the reap wakes the poller
 	// again, with POLLHUP.
 	info := unix.PidfdInfo{Mask: unix.PIDFD_INFO_EXIT}
 	var infoErr error
-	err = raw.Read(func(fd uintptr) bool {
-		if !pidfdReaped(int(fd)) {
+	err := h.pollPidfd(ctx, func(fd int) bool {
+		if !pidfdReaped(fd) {
 			return false
 		}
-		infoErr = unix.IoctlPidfdInfo(int(fd), &info)
+		infoErr = unix.IoctlPidfdInfo(fd, &info)
 		return true
 	})
 	switch {
-	case err != nil && ctx.Err() != nil:
-		return ExitStatus{}, ctx.Err()
 	case err != nil:
 		return ExitStatus{}, err
 	case infoErr != nil || info.Mask&unix.PIDFD_INFO_EXIT == 0:

@@ -113,3 +113,27 @@ func TestKernelAtLeast(t *testing.T) {
 		}
 	}
 }
+
+// A wait whose context has ended sets the pidfd's deadline on a
+// goroutine of its own, which may run after the wait returned (here at
+// once: the process is gone and reaped) and the caller closed the
+// handle: it must not touch the handle then (go test -race).
+func TestAnEndedWaitLeavesTheClosedHandleAlone(t *testing.T) {
+	ended, cancel := context.WithCancel(context.Background())
+	cancel()
+	for range 10 {
+		id, err := Spawn(Spec{Argv: []string{"sleep", "100"}, Dir: "/", Env: []string{"PATH=/bin:/usr/bin"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		h, err := Open(id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		h.Signal(unix.SIGKILL)
+		unix.Wait4(id.PID, nil, 0, nil)
+		WaitAll(ended, []*Handle{h})
+		h.WaitReaped(ended)
+		h.Close()
+	}
+}
