@@ -55,11 +55,17 @@ func NoWrapSince(c PIDCount, pid int) (bool, error) {
 	if c.PIDMax == 0 || pid <= 0 {
 		return false, nil
 	}
-	now, err := ReadPIDCount()
+	// The threads living now do not count: only those at c could hold
+	// pids the count skipped.
+	forks, err := readForks()
 	if err != nil {
 		return false, err
 	}
-	return noWrap(c, now, pid), nil
+	pidMax, err := readPIDMax()
+	if err != nil {
+		return false, err
+	}
+	return noWrap(c, PIDCount{Forks: forks, PIDMax: pidMax}, pid), nil
 }
 
 // noWrap is NoWrapSince with the count now given.
@@ -105,13 +111,16 @@ func readThreads() (uint64, error) {
 	return parseUint("/proc/loadavg threads", total)
 }
 
-func readPIDMax() (uint64, error) {
+func readPIDMax() (uint64, error) { return readProcNumber("/proc/sys/kernel/pid_max") }
+
+// readProcNumber reads a /proc file that holds one number.
+func readProcNumber(path string) (uint64, error) {
 	var buf [32]byte
-	b, err := readProcFile("/proc/sys/kernel/pid_max", buf[:])
+	b, err := readProcFile(path, buf[:])
 	if err != nil {
 		return 0, err
 	}
-	return parseUint("pid_max", bytes.TrimSpace(b))
+	return parseUint(path, b)
 }
 
 func parseUint(what string, b []byte) (uint64, error) {

@@ -1,14 +1,12 @@
 package proc
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
-	"strconv"
 	"sync/atomic"
 	"time"
 
@@ -388,10 +386,6 @@ func ownThread(self, tid int) bool {
 
 // lastPID is the last pid handed out in this pid namespace.
 func lastPID() (int, error) {
-	var buf [24]byte
-	b, err := readProcFile("/proc/sys/kernel/ns_last_pid", buf[:])
-	if err != nil {
-		return 0, err
-	}
-	return strconv.Atoi(string(bytes.TrimSpace(b)))
+	n, err := readProcNumber("/proc/sys/kernel/ns_last_pid")
+	return int(n), err
 }
