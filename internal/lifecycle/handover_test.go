@@ -93,10 +93,10 @@ func TestAStopReadsTheExitOffTheLeadersPidfd(t *testing.T) {
 		t.Skip("this kernel keeps no exit for pidfds (Linux 6.15)")
 	}
 	told := 0
-	defer func(f func(context.Context, *proc.Handle, bool) (proc.ExitStatus, bool)) { exitFromKernel = f }(exitFromKernel)
+	defer func(f func(context.Context, *proc.Handle) (proc.ExitStatus, bool)) { exitFromKernel = f }(exitFromKernel)
 	fromKernel := exitFromKernel
-	exitFromKernel = func(ctx context.Context, h *proc.Handle, reapedBySupervisor bool) (proc.ExitStatus, bool) {
-		exit, ok := fromKernel(ctx, h, reapedBySupervisor)
+	exitFromKernel = func(ctx context.Context, h *proc.Handle) (proc.ExitStatus, bool) {
+		exit, ok := fromKernel(ctx, h)
 		if ok {
 			told++
 		}
@@ -109,8 +109,8 @@ func TestAStopReadsTheExitOffTheLeadersPidfd(t *testing.T) {
 }
 
 func TestAStopRecordsTheExitWhereTheKernelDoesNotTellIt(t *testing.T) {
-	defer func(f func(context.Context, *proc.Handle, bool) (proc.ExitStatus, bool)) { exitFromKernel = f }(exitFromKernel)
-	exitFromKernel = func(context.Context, *proc.Handle, bool) (proc.ExitStatus, bool) { return proc.ExitStatus{}, false }
+	defer func(f func(context.Context, *proc.Handle) (proc.ExitStatus, bool)) { exitFromKernel = f }(exitFromKernel)
+	exitFromKernel = func(context.Context, *proc.Handle) (proc.ExitStatus, bool) { return proc.ExitStatus{}, false }
 	stopRecordsTheExit(t, superviseHere(t))
 }
 

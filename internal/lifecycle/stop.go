@@ -155,9 +155,11 @@ func (m *Manager) beginHandOver(ctx context.Context, o state.Observation) func(p
 			answers <- answer{}
 			return
 		}
-		if exit, ok := exitFromKernel(leaderGone, leader, reapedBySupervisor); ok {
-			answers <- answer{exit, true}
-			return
+		if reapedBySupervisor {
+			if exit, ok := exitFromKernel(leaderGone, leader); ok {
+				answers <- answer{exit, true}
+				return
+			}
 		}
 		exit, ok, err := m.sup.HandOver(st.Service, st.Claim, st.Token)
 		answers <- answer{exit, ok && err == nil}
@@ -185,14 +187,11 @@ const reapWait = 250 * time.Millisecond
 // without a round trip to the supervisor: its monitor, which reaped the
 // leader with the same status, finds the exit recorded and leaves
 // without writing. Only for a leader that is the supervisor's child
-// (reapedBySupervisor): a monitor that took over a leader from a
-// supervisor that died, or watches an adopted server, is not its parent,
-// records the exit as unknown, and would write it over the one the stop
-// recorded. A variable, so that tests can take the supervisor's way.
-var exitFromKernel = func(ctx context.Context, leader *proc.Handle, reapedBySupervisor bool) (proc.ExitStatus, bool) {
-	if !reapedBySupervisor {
-		return proc.ExitStatus{}, false
-	}
+// (childOf): a monitor that took over a leader from a supervisor that
+// died, or watches an adopted server, is not its parent, records the
+// exit as unknown, and would write it over the one the stop recorded. A
+// variable, so that tests can take the supervisor's way.
+var exitFromKernel = func(ctx context.Context, leader *proc.Handle) (proc.ExitStatus, bool) {
 	ctx, cancel := context.WithTimeout(ctx, reapWait)
 	defer cancel()
 	exit, err := leader.WaitReaped(ctx)

@@ -181,6 +181,11 @@ type run struct {
 	endedBecause string
 }
 
+// tree is the instance's process tree.
+func (r *run) tree() proc.Tree {
+	return proc.Tree{Leader: r.leader, Token: r.token, Descendants: r.adopted, Born: r.born}
+}
+
 // detach stops reading the service's output, for a monitor that leaves a
 // running service: the service's stdout reads the pipe too, so its
 // writes go on into the pipe for the next monitor.
@@ -462,7 +467,7 @@ func (m *monitor) answeredByOwnTree(r *run, p probe.Probe) error {
 	if err != nil || len(sockets) == 0 {
 		return nil // gone already: the exit will tell
 	}
-	members, _ := (proc.Tree{Leader: r.leader, Token: r.token, Descendants: r.adopted, Born: r.born}).Members()
+	members, _ := r.tree().Members()
 	for _, id := range append(members, r.leader) {
 		if listen.Holds(id.PID, sockets) {
 			return nil
@@ -548,7 +553,7 @@ func (m *monitor) watch(ctx context.Context, r *run) (proc.ExitStatus, bool) {
 // with it.
 func (m *monitor) endTree(ctx context.Context, r *run) {
 	s := m.Service
-	(proc.Tree{Leader: r.leader, Token: r.token, Descendants: r.adopted, Born: r.born}).Stop(context.WithoutCancel(ctx), unix.Signal(s.StopSignal), s.StopTimeout.Std(), proc.KillWait)
+	r.tree().Stop(context.WithoutCancel(ctx), unix.Signal(s.StopSignal), s.StopTimeout.Std(), proc.KillWait)
 }
 
 func (m *monitor) restarts() int {
