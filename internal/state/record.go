@@ -1,5 +1,6 @@
 // Package state owns a service's state: the record daemonctl keeps of each
-// instance (this file), the events that move a record from phase to phase
+// instance (this file) and how it is written and read quickly
+// (recordjson.go), the events that move a record from phase to phase
 // and the one method that writes each (machine.go), where records live and
 // how they are changed under the service's lock (store.go), and how a
 // record plus what /proc shows becomes the state `status` reports
@@ -134,6 +135,9 @@ func readRecord(path string) (*Record, error) {
 	if len(b) == 0 {
 		return nil, nil
 	}
+	if r, ok := parseRecord(b); ok {
+		return r, nil
+	}
 	var r Record
 	if err := json.Unmarshal(b, &r); err != nil {
 		return nil, fmt.Errorf("state file %s: %w: %v", path, pidfile.ErrCorrupt, err)
@@ -151,6 +155,9 @@ func WriteRecord(path string, r *Record) error {
 }
 
 func marshalRecord(r *Record) ([]byte, error) {
+	if b, ok := appendRecord(make([]byte, 0, 512), r); ok {
+		return append(b, '\n'), nil
+	}
 	b, err := json.MarshalIndent(r, "", "  ")
 	return append(b, '\n'), err
 }
