@@ -160,14 +160,6 @@ func (c *Config) ApplyDefaults() {
 	}
 }
 
-// DefaultService is what the config gives a service named name that sets
-// no key of its own.
-func (c *Config) DefaultService(name string) *Service {
-	s := &Service{}
-	c.serviceDefaults(name, s)
-	return s
-}
-
 // serviceDefaults fills what service name's entry left out.
 func (c *Config) serviceDefaults(name string, s *Service) {
 	s.Name = name

@@ -1,6 +1,6 @@
 // Package configcache keeps each config, parsed and validated, between
 // commands: a command that only reads state (status, every few seconds
-// from a watch or a probe) then reads one JSON file instead of parsing
+// from a watch or a probe) then reads one file instead of parsing
 // the YAML again, which was a third of its time.
 //
 // An entry is used only when it is certainly what parsing would give:
@@ -17,8 +17,6 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -162,7 +160,7 @@ func sum(b []byte) string {
 }
 
 // key names the entry of the config at abs.
-func key(abs string) string { return sum([]byte(abs))[:32] + ".json" }
+func key(abs string) string { return sum([]byte(abs))[:32] + ".entry" }
 
 // exeID tells this daemonctl binary from any other: a rebuilt or
 // upgraded binary may decode a config differently. "" when it cannot
@@ -197,7 +195,7 @@ func lookup(file string, want entry, abs string) (*config.Config, bool) {
 	return got.Config, restamp
 }
 
-// maxEntry bounds what is read of an entry: its JSON is larger than the
+// maxEntry bounds what is read of an entry: it can be larger than the
 // YAML it comes from, which is at most config.MaxSize.
 const maxEntry = 16 * config.MaxSize
 
@@ -248,138 +246,23 @@ func store(dir, file string, e entry) {
 	pidfile.WriteAtomic(file, b, 0o600)
 }
 
-// encode writes e as JSON without the members that decoding leaves as
-// they are anyway: nulls, the zero values of fields that are not
-// pointers (a pointer to false is not nil), and a service's members
-// that equal their defaults, which decode applies again. A config's
-// many unset keys and defaults made most of it, and of the time to
-// decode it.
+// encode writes e in the cache's format (codec.go).
 func encode(e entry) ([]byte, error) {
-	tree, err := jsonTree(e)
-	if err != nil {
-		return nil, err
-	}
-	pointers := map[string]bool{}
-	pointerFields(reflect.TypeFor[entry](), pointers, map[reflect.Type]bool{})
-	tree = dropZeros(tree, pointers)
-	if err := dropDefaults(tree, e.Config, pointers); err != nil {
-		return nil, err
-	}
-	return json.Marshal(tree)
-}
-
-// dropDefaults leaves out of each service in tree (the entry as JSON)
-// the members that equal what the config gives a service that sets
-// nothing (config.Config.DefaultService), which decode puts back: most
-// of a service, in a config of many.
-func dropDefaults(tree any, c *config.Config, pointers map[string]bool) error {
-	services, _ := lookupPath(tree, "config", "Services").(map[string]any)
-	for name, s := range services {
-		s, ok := s.(map[string]any)
-		if !ok {
-			continue
-		}
-		def, err := jsonTree(c.DefaultService(name))
-		if err != nil {
-			return err
-		}
-		def = dropZeros(def, pointers)
-		for k, v := range def.(map[string]any) {
-			if reflect.DeepEqual(s[k], v) {
-				delete(s, k)
-			}
-		}
-	}
-	return nil
-}
-
-// jsonTree is v as JSON decoded into maps, slices and json.Numbers.
-func jsonTree(v any) (any, error) {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return nil, err
-	}
-	d := json.NewDecoder(bytes.NewReader(b))
-	d.UseNumber() // exactly as written: a limit of 2^64-1 is no float
-	var tree any
-	err = d.Decode(&tree)
-	return tree, err
-}
-
-// lookupPath follows keys down through JSON objects; nil if any is
-// missing.
-func lookupPath(tree any, keys ...string) any {
-	for _, k := range keys {
-		m, ok := tree.(map[string]any)
-		if !ok {
-			return nil
-		}
-		tree = m[k]
-	}
-	return tree
-}
-
-// pointerFields adds to names the name of every pointer field of t and of
-// the structs within it. A name that is a pointer anywhere keeps its zero
-// values everywhere, so no struct's field is mistaken for another's.
-func pointerFields(t reflect.Type, names map[string]bool, seen map[reflect.Type]bool) {
-	for t.Kind() == reflect.Pointer || t.Kind() == reflect.Slice || t.Kind() == reflect.Map {
-		t = t.Elem()
-	}
-	if t.Kind() != reflect.Struct || seen[t] {
-		return
-	}
-	seen[t] = true
-	for f := range t.Fields() {
-		name := f.Name
-		if tag, _, _ := strings.Cut(f.Tag.Get("json"), ","); tag != "" {
-			name = tag
-		}
-		if f.Type.Kind() == reflect.Pointer {
-			names[name] = true
-		}
-		pointerFields(f.Type, names, seen)
-	}
-}
-
-func dropZeros(v any, pointers map[string]bool) any {
-	switch v := v.(type) {
-	case map[string]any:
-		for k, member := range v {
-			if member == nil || !pointers[k] && isZero(member) {
-				delete(v, k)
-			} else {
-				v[k] = dropZeros(member, pointers)
-			}
-		}
-	case []any:
-		for i := range v {
-			v[i] = dropZeros(v[i], pointers)
-		}
-	}
-	return v
-}
-
-func isZero(v any) bool {
-	switch v := v.(type) {
-	case bool:
-		return !v
-	case string:
-		return v == ""
-	case json.Number:
-		return v == "0"
-	}
-	return false
+	return encodeValue([]byte(entryMagic), reflect.ValueOf(&e).Elem())
 }
 
 func decode(b []byte) (entry, error) {
 	var e entry
-	if err := json.Unmarshal(b, &e); err != nil {
+	rest, ok := bytes.CutPrefix(b, []byte(entryMagic))
+	if !ok {
+		return e, errCorrupt
+	}
+	d := decoder{b: rest}
+	if err := d.value(reflect.ValueOf(&e).Elem()); err != nil {
 		return e, err
 	}
-	if e.Config == nil {
-		return e, errors.New("no config")
+	if len(d.b) != 0 || e.Config == nil {
+		return e, errCorrupt
 	}
-	e.Config.ApplyDefaults() // what encode left out
 	return e, nil
 }

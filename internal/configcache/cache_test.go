@@ -1,7 +1,6 @@
 package configcache
 
 import (
-	"encoding/json"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -110,18 +109,37 @@ func setup(t *testing.T, src string) (path, cache string) {
 // changed command read the entry.
 func tamper(t *testing.T, cache string) {
 	t.Helper()
-	files, _ := filepath.Glob(filepath.Join(cache, "*.json"))
-	if len(files) != 1 {
-		t.Fatalf("want one cache entry, have %v", files)
-	}
-	b, err := os.ReadFile(files[0])
+	edit(t, cache, func(e *entry) { e.Config.Services["a"].Command.Argv[0] = "from-cache" })
+}
+
+// edit changes the one cache entry in cache.
+func edit(t *testing.T, cache string, change func(*entry)) {
+	t.Helper()
+	file := entryFile(t, cache)
+	b, err := os.ReadFile(file)
 	if err != nil {
 		t.Fatal(err)
 	}
-	b = []byte(strings.Replace(string(b), `"Argv":["x"]`, `"Argv":["from-cache"]`, 1))
-	if err := os.WriteFile(files[0], b, 0o600); err != nil {
+	e, err := decode(b)
+	if err != nil {
 		t.Fatal(err)
 	}
+	change(&e)
+	if b, err = encode(e); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(file, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func entryFile(t *testing.T, cache string) string {
+	t.Helper()
+	files, _ := filepath.Glob(filepath.Join(cache, "*.entry"))
+	if len(files) != 1 {
+		t.Fatalf("want one cache entry, have %v", files)
+	}
+	return files[0]
 }
 
 func command(t *testing.T, path, cache string) string {
@@ -163,8 +181,7 @@ func TestLoadIgnoresEntriesOthersCouldWrite(t *testing.T) {
 	path, cache := setup(t, "services:\n  a: {command: [x]}\n")
 	command(t, path, cache)
 	tamper(t, cache)
-	files, _ := filepath.Glob(filepath.Join(cache, "*.json"))
-	os.Chmod(files[0], 0o666)
+	os.Chmod(entryFile(t, cache), 0o666)
 	if got := command(t, path, cache); got != "x" {
 		t.Errorf("an entry writable by others was used: %q", got)
 	}
@@ -212,8 +229,7 @@ func TestLoadStampsAnEntryAgain(t *testing.T) {
 	if got := command(t, path, cache); got != "from-cache" {
 		t.Fatalf("the entry was not used once its checks passed again: %q", got)
 	}
-	files, _ := filepath.Glob(filepath.Join(cache, "*.json"))
-	b, err := os.ReadFile(files[0])
+	b, err := os.ReadFile(entryFile(t, cache))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -233,11 +249,12 @@ func TestLoadStampsAnEntryAgain(t *testing.T) {
 func TestLoadKeysHostnameConfigsByHost(t *testing.T) {
 	path, cache := setup(t, "services:\n  a:\n    command: [x]\n    pid_file: a-${HOSTNAME}.pid\n")
 	command(t, path, cache)
-	files, _ := filepath.Glob(filepath.Join(cache, "*.json"))
-	b, _ := os.ReadFile(files[0])
-	host, _ := os.Hostname()
-	b = []byte(strings.Replace(string(b), `"host":"`+host+`"`, `"host":"elsewhere"`, 1))
-	os.WriteFile(files[0], b, 0o600)
+	edit(t, cache, func(e *entry) {
+		if e.Host == "" {
+			t.Fatal("the entry of a config using ${HOSTNAME} names no host")
+		}
+		e.Host = "elsewhere"
+	})
 	tamper(t, cache)
 	if got := command(t, path, cache); got != "x" {
 		t.Errorf("another host's entry was used: %q", got)
@@ -291,27 +308,5 @@ func TestLoadFollowsLinkedLogFiles(t *testing.T) {
 	os.Mkdir(elsewhere, 0o755)
 	if _, err := Load(path, cache); err == nil || !strings.Contains(err.Error(), "not a regular file") {
 		t.Errorf("got %v, want the log_file error", err)
-	}
-}
-
-// A service that sets only its command is stored as only its command:
-// its defaults are put back when it is read.
-func TestEntriesLeaveOutDefaults(t *testing.T) {
-	c, err := config.Parse("/f/daemonctl.yaml", []byte("services:\n  a: {command: [x], stop_timeout: 10s, restart: never}\n"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := encode(entry{Exe: "e", Sum: "s", Config: c})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var e struct {
-		Config struct{ Services map[string]map[string]any }
-	}
-	if err := json.Unmarshal(b, &e); err != nil {
-		t.Fatal(err)
-	}
-	if got := e.Config.Services["a"]; len(got) != 1 || got["Command"] == nil {
-		t.Errorf("service a is stored as %v, want its command alone", got)
 	}
 }
