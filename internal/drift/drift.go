@@ -8,7 +8,6 @@ package drift
 import (
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"io"
 	"io/fs"
@@ -51,11 +50,7 @@ func (h *Hasher) Fingerprint(cfg *config.Config, s *config.Service) string {
 		Env: s.Env, EnvFile: h.read(s.EnvFile),
 		User: s.User, Group: s.Group, Limits: s.Limits, Umask: s.Umask, Ready: s.Ready,
 	}
-	b, err := json.Marshal(spec)
-	if err != nil {
-		return ""
-	}
-	sum := sha256.Sum256(b)
+	sum := sha256.Sum256(appendSpec(make([]byte, 0, 512), &spec))
 	return hex.EncodeToString(sum[:12])
 }
 

@@ -221,18 +221,6 @@ func FuzzParseRecord(f *testing.F) {
 	})
 }
 
-func FuzzAppendJSONString(f *testing.F) {
-	for _, s := range []string{"", "web", `"\<>&`, "\x00\x1f\x7f\b\f\n\r\t", "\u2028\u2029\xff\xe4\xb8é世\U0001F600"} {
-		f.Add(s)
-	}
-	f.Fuzz(func(t *testing.T, s string) {
-		want, _ := json.Marshal(s)
-		if got := appendJSONString(nil, s); !bytes.Equal(got, want) {
-			t.Fatalf("appendJSONString(%q) = %s, encoding/json writes %s", s, got, want)
-		}
-	})
-}
-
 // TestATypicalRecordTakesTheQuickWay holds the stop's and the status's
 // records to parseRecord and appendRecord: a record as a monitor writes
 // it for a running service, and as a stop leaves it.
