@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -279,12 +280,13 @@ func TestParseStatReadsTheFieldsAfterTheCommandName(t *testing.T) {
 // Every live process's stat line reads the same through parseStat as
 // split into fields.
 func TestParseStatAgreesWithASplitOfEveryProcess(t *testing.T) {
-	names, err := listProc()
+	pids, err := listPIDs(0)
 	if err != nil {
 		t.Fatal(err)
 	}
 	checked := 0
-	for _, name := range names {
+	for _, pid := range pids {
+		name := strconv.Itoa(pid)
 		line, err := os.ReadFile("/proc/" + name + "/stat")
 		if err != nil {
 			continue // not a process, or gone
@@ -303,4 +305,56 @@ func TestParseStatAgreesWithASplitOfEveryProcess(t *testing.T) {
 	if checked < 2 {
 		t.Fatalf("only %d processes checked", checked)
 	}
+}
+
+// A listing from the leader's pid shows every member of its tree, and
+// nothing below it; it is refused when the pid it would begin with is
+// gone, and then everything is listed.
+func TestListingFromALeaderShowsEveryProcessFromIt(t *testing.T) {
+	tree := spawnTree(t)
+	members := waitMembers(t, tree, 4)
+	f, err := os.Open("/proc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	names, ok := namesFrom(f, tree.Leader.PID)
+	if !ok {
+		t.Fatalf("a listing from the live leader %d was refused", tree.Leader.PID)
+	}
+	from := map[string]bool{}
+	for _, name := range names {
+		pid, err := strconv.Atoi(name)
+		if err != nil || pid < tree.Leader.PID {
+			t.Errorf("a listing from pid %d holds %q", tree.Leader.PID, name)
+		}
+		from[name] = true
+	}
+	for _, m := range members {
+		if !from[strconv.Itoa(m.PID)] {
+			t.Errorf("member %d is missing from the listing from %d: %v", m.PID, tree.Leader.PID, names)
+		}
+	}
+	gone := exitedPID(t)
+	if _, ok := namesFrom(f, gone); ok {
+		t.Errorf("a listing from pid %d, which has exited, was taken", gone)
+	}
+	// Refused, listPIDs lists everything and keeps the pids from gone up.
+	pids, err := listPIDs(gone)
+	if err != nil || slices.Contains(pids, tree.Leader.PID) != (tree.Leader.PID >= gone) || slices.ContainsFunc(pids, func(pid int) bool { return pid < gone }) {
+		t.Errorf("listPIDs(%d) = %v, %v", gone, pids, err)
+	}
+}
+
+// exitedPID returns the pid of a child that has exited and been reaped.
+func exitedPID(t *testing.T) int {
+	t.Helper()
+	id, err := Spawn(Spec{Argv: []string{"/bin/true"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := unix.Wait4(id.PID, nil, 0, nil); err != nil {
+		t.Fatal(err)
+	}
+	return id.PID
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"cmp"
 	"fmt"
+	"io"
 	"iter"
 	"os"
 	"slices"
@@ -62,16 +63,9 @@ func readToken(pid, ppid int) string {
 // read by one goroutine per CPU (a stop waits on it; status does not
 // scan).
 func scan(lowest int) ([]*entry, error) {
-	names, err := listProc()
+	pids, err := listPIDs(lowest)
 	if err != nil {
 		return nil, fmt.Errorf("list processes: %w", err)
-	}
-	self := os.Getpid()
-	pids := make([]int, 0, len(names))
-	for _, name := range names {
-		if pid, err := strconv.Atoi(name); err == nil && pid != self && pid >= lowest {
-			pids = append(pids, pid)
-		}
 	}
 	found := make([]*entry, len(pids))
 	stripe.Do(len(pids), scanShare, func(indexes iter.Seq[int]) {
@@ -84,15 +78,57 @@ func scan(lowest int) ([]*entry, error) {
 	return slices.DeleteFunc(found, func(e *entry) bool { return e == nil }), nil
 }
 
-// listProc lists /proc's names, unsorted: half the time of os.ReadDir,
-// which makes and sorts an entry for each.
-func listProc() ([]string, error) {
+// listPIDs lists the pids in /proc of lowest or more, but this process's.
+func listPIDs(lowest int) ([]int, error) {
 	f, err := os.Open("/proc")
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	return f.Readdirnames(-1)
+	names, ok := namesFrom(f, lowest)
+	if !ok {
+		if _, err := f.Seek(0, io.SeekStart); err != nil {
+			return nil, err
+		}
+		if names, err = f.Readdirnames(-1); err != nil {
+			return nil, err
+		}
+	}
+	self := os.Getpid()
+	pids := make([]int, 0, len(names))
+	for _, name := range names {
+		if pid, err := strconv.Atoi(name); err == nil && pid != self && pid >= lowest {
+			pids = append(pids, pid)
+		}
+	}
+	return pids, nil
+}
+
+// firstPIDEntry is where /proc's listing of processes begins: Linux
+// lists process pid at offset firstPIDEntry+pid (TGID_OFFSET in
+// fs/proc/base.c, after its own entries, "self" and "thread-self"), so
+// that a listing begun there shows the processes of that pid or more,
+// and none below.
+const firstPIDEntry = 256 + 2
+
+// namesFrom lists the processes of pid lowest or more alone, sparing the
+// kernel and the stop every process older than the tree being stopped
+// (all of them but a few, on a host long up). It reports false when the
+// listing does not begin with lowest itself, which lives when a stop
+// looks: then the offsets are not the kernel's as firstPIDEntry says, or
+// lowest is gone, and the caller lists everything.
+func namesFrom(f *os.File, lowest int) ([]string, bool) {
+	if lowest <= 0 {
+		return nil, false
+	}
+	if _, err := f.Seek(int64(firstPIDEntry+lowest), io.SeekStart); err != nil {
+		return nil, false
+	}
+	names, err := f.Readdirnames(-1)
+	if err != nil || len(names) == 0 || names[0] != strconv.Itoa(lowest) {
+		return nil, false
+	}
+	return names, true
 }
 
 // scanShare is how many processes are worth another goroutine
