@@ -2,7 +2,6 @@ package configcache
 
 import (
 	"bytes"
-	"math"
 	"math/rand/v2"
 	"os"
 	"reflect"
@@ -10,70 +9,30 @@ import (
 	"testing"
 
 	"github.com/daemonctl/daemonctl/internal/config"
+	"github.com/daemonctl/daemonctl/internal/randomfill"
 )
 
-var patternType = reflect.TypeFor[*regexp.Regexp]()
-
-// fillRandom sets every exported field within v, found by reflection so
-// that a field added to the config later is covered too.
-func fillRandom(t *testing.T, rng *rand.Rand, v reflect.Value, depth int) {
-	if v.Type() == patternType {
+// randomPatterns sets a pattern at random, for randomfill.
+func randomPatterns(rng *rand.Rand) func(reflect.Value) bool {
+	return func(v reflect.Value) bool {
+		if v.Type() != reflect.TypeFor[*regexp.Regexp]() {
+			return false
+		}
 		if rng.IntN(2) == 0 {
 			v.Set(reflect.ValueOf(regexp.MustCompile([]string{"a+", `^Started .* in [0-9.]+ s$`, "(?i)pong"}[rng.IntN(3)])))
 		}
-		return
-	}
-	switch v.Kind() {
-	case reflect.Struct:
-		for i := range v.NumField() {
-			if f := v.Type().Field(i); f.IsExported() && f.Tag.Get("json") != "-" {
-				fillRandom(t, rng, v.Field(i), depth)
-			}
-		}
-	case reflect.Pointer:
-		if depth > 4 || rng.IntN(3) == 0 {
-			return
-		}
-		v.Set(reflect.New(v.Type().Elem()))
-		fillRandom(t, rng, v.Elem(), depth+1)
-	case reflect.String:
-		v.SetString([]string{"", "web", "/opt/ds/logs/web.out", "é\x00\xff"}[rng.IntN(4)])
-	case reflect.Bool:
-		v.SetBool(rng.IntN(2) == 0)
-	case reflect.Int, reflect.Int64:
-		v.SetInt([]int64{0, 1, -1, math.MaxInt64, math.MinInt64}[rng.IntN(5)])
-	case reflect.Int32, reflect.Uint32:
-		v.Set(reflect.ValueOf(int64(rng.Int32())).Convert(v.Type()))
-	case reflect.Uint64:
-		v.SetUint([]uint64{0, 1, math.MaxUint64}[rng.IntN(3)])
-	case reflect.Slice:
-		if n := rng.IntN(4); n > 0 {
-			v.Set(reflect.MakeSlice(v.Type(), n-1, n-1))
-			for i := range n - 1 {
-				fillRandom(t, rng, v.Index(i), depth+1)
-			}
-		}
-	case reflect.Map:
-		if n := rng.IntN(4); n > 0 && depth < 4 {
-			v.Set(reflect.MakeMap(v.Type()))
-			for i := range n - 1 {
-				e := reflect.New(v.Type().Elem()).Elem()
-				fillRandom(t, rng, e, depth+1)
-				v.SetMapIndex(reflect.ValueOf([]string{"a", "b", "master-server"}[i]).Convert(v.Type().Key()), e)
-			}
-		}
-	default:
-		t.Fatalf("fillRandom does not fill a %s yet: teach it, and the cache's codec if need be", v.Type())
+		return true
 	}
 }
 
 // TestEveryFieldIsCached round-trips entries with every field set at
-// random, not only what a config file can say.
+// random (randomfill), not only what a config file can say.
 func TestEveryFieldIsCached(t *testing.T) {
 	rng := rand.New(rand.NewPCG(7, 8))
+	fill := randomfill.Filler{Rand: rng, Strings: []string{"", "web", "/opt/ds/logs/web.out", "é\x00\xff"}, Special: randomPatterns(rng), MaxDepth: 6}
 	for range 2000 {
 		var want entry
-		fillRandom(t, rng, reflect.ValueOf(&want).Elem(), 0)
+		fill.Fill(t, reflect.ValueOf(&want).Elem())
 		if want.Config == nil {
 			want.Config = &config.Config{}
 		}

@@ -48,32 +48,30 @@ func appendField(b []byte, name, value string) []byte {
 }
 
 func appendStrings(b []byte, list []string) []byte {
+	return appendList(b, list, jsonquote.Append)
+}
+
+func appendVars(b []byte, vars config.Vars) []byte {
+	return appendList(b, vars, func(b []byte, v config.Var) []byte {
+		b = append(b, `{"Key":`...)
+		b = jsonquote.Append(b, v.Key)
+		b = appendField(b, "Value", v.Value)
+		return append(b, '}')
+	})
+}
+
+// appendList appends list as a JSON array (null when nil), each element
+// by appendElem.
+func appendList[T any](b []byte, list []T, appendElem func([]byte, T) []byte) []byte {
 	if list == nil {
 		return append(b, "null"...)
 	}
 	b = append(b, '[')
-	for i, s := range list {
+	for i, e := range list {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = jsonquote.Append(b, s)
-	}
-	return append(b, ']')
-}
-
-func appendVars(b []byte, vars config.Vars) []byte {
-	if vars == nil {
-		return append(b, "null"...)
-	}
-	b = append(b, '[')
-	for i, v := range vars {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = append(b, `{"Key":`...)
-		b = jsonquote.Append(b, v.Key)
-		b = appendField(b, "Value", v.Value)
-		b = append(b, '}')
+		b = appendElem(b, e)
 	}
 	return append(b, ']')
 }

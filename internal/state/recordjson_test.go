@@ -3,7 +3,6 @@ package state
 import (
 	"bytes"
 	"encoding/json"
-	"math"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -12,73 +11,33 @@ import (
 	"time"
 
 	"github.com/daemonctl/daemonctl/internal/proc"
+	"github.com/daemonctl/daemonctl/internal/randomfill"
 )
 
-// randomRecord fills every exported field of a Record, found by
-// reflection so that a field added later is covered too. With plain, its
-// strings need no escape and its times are all RFC 3339's: what
-// appendRecord and parseRecord must take themselves.
+// randomRecord fills every exported field of a Record (randomfill). With
+// plain, its strings need no escape and its times are all RFC 3339's:
+// what appendRecord and parseRecord must take themselves.
 func randomRecord(t testing.TB, rng *rand.Rand, plain bool) *Record {
+	f := randomfill.Filler{Rand: rng, Strings: stringPieces(plain), Special: func(v reflect.Value) bool {
+		if v.Type() != reflect.TypeFor[time.Time]() {
+			return false
+		}
+		v.Set(reflect.ValueOf(randomTime(rng, plain)))
+		return true
+	}}
 	r := new(Record)
-	fillRandom(t, rng, reflect.ValueOf(r).Elem(), plain)
+	f.Fill(t, reflect.ValueOf(r).Elem())
 	r.LastCrash = nil // Store.Write keeps it apart; the fallback takes it
 	return r
 }
 
-var timeType = reflect.TypeFor[time.Time]()
-
-func fillRandom(t testing.TB, rng *rand.Rand, v reflect.Value, plain bool) {
-	if v.Type() == timeType {
-		v.Set(reflect.ValueOf(randomTime(rng, plain)))
-		return
-	}
-	switch v.Kind() {
-	case reflect.Struct:
-		for i := range v.NumField() {
-			if v.Type().Field(i).IsExported() {
-				fillRandom(t, rng, v.Field(i), plain)
-			}
-		}
-	case reflect.Pointer:
-		if rng.IntN(3) == 0 {
-			v.SetZero()
-			return
-		}
-		v.Set(reflect.New(v.Type().Elem()))
-		fillRandom(t, rng, v.Elem(), plain)
-	case reflect.String:
-		v.SetString(randomString(rng, plain))
-	case reflect.Int, reflect.Int64:
-		v.SetInt([]int64{0, 0, 1, -1, 4242, math.MaxInt64, math.MinInt64, rng.Int64()}[rng.IntN(8)])
-	case reflect.Uint64:
-		v.SetUint([]uint64{0, 0, 1, 4242, math.MaxUint64, rng.Uint64()}[rng.IntN(6)])
-	case reflect.Bool:
-		v.SetBool(rng.IntN(2) == 0)
-	case reflect.Slice:
-		if rng.IntN(3) == 0 {
-			v.SetZero()
-			return
-		}
-		v.Set(reflect.MakeSlice(v.Type(), rng.IntN(3), 3))
-		for i := range v.Len() {
-			fillRandom(t, rng, v.Index(i), plain)
-		}
-	default:
-		t.Fatalf("randomRecord does not fill a %s yet: teach it, and appendRecord and parseRecord", v.Type())
-	}
-}
-
-func randomString(rng *rand.Rand, plain bool) string {
+func stringPieces(plain bool) []string {
 	pieces := []string{"", "web", "/run/daemonctl/web.pid", "a b", "é", "世界", "0123456789abcdef"}
 	if !plain {
 		pieces = append(pieces, `"`, `\`, "<", ">", "&", "\n", "\t", "\b", "\f", "\r", "\x00", "\x1f", "\x7f",
 			"\u2028", "\u2029", "\xff", "\xe4\xb8", "\ufffd", "\U0001F600")
 	}
-	var b []byte
-	for range rng.IntN(5) {
-		b = append(b, pieces[rng.IntN(len(pieces))]...)
-	}
-	return string(b)
+	return pieces
 }
 
 func randomTime(rng *rand.Rand, plain bool) time.Time {
