@@ -2,6 +2,8 @@ package cli
 
 import (
 	"bytes"
+	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -95,4 +97,33 @@ func TestPageinKnowsTheModesItSkips(t *testing.T) {
 			t.Errorf("pagein.Skipped = %q lacks %q", pagein.Skipped, name)
 		}
 	}
+}
+
+// A hot command built alone (newRootFor) says what it says in the whole
+// tree: its help, its flag errors, and its errors without a config.
+func TestAHotCommandAloneSaysWhatTheWholeTreeSays(t *testing.T) {
+	whole := func(f *Factory, _ []string) *cobra.Command { return NewRoot(f) }
+	missing := filepath.Join(t.TempDir(), "daemonctl.yaml")
+	for name := range hotCommands {
+		if root := newRootFor(&Factory{}, []string{name}); len(root.Commands()) != 1 {
+			t.Fatalf("%s: built with %d commands, want itself alone", name, len(root.Commands()))
+		}
+		for _, args := range [][]string{{name, "--help"}, {name, "-h"}, {name, "--no-such-flag"}, {name, "web"}, {name, "--json", "web", "db"}, {name, "-c", missing + ".other", "web"}} {
+			if lean, all := execute(newRootFor, missing, args), execute(whole, missing, args); lean != all {
+				t.Errorf("daemonctl %s, built alone:\n%s\nin the whole tree:\n%s", strings.Join(args, " "), lean, all)
+			}
+		}
+	}
+}
+
+// execute runs args in the tree build makes, with $DAEMONCTL_CONFIG set
+// to config, as Main does, and returns its exit code and output.
+func execute(build func(*Factory, []string) *cobra.Command, config string, args []string) string {
+	var out, errOut bytes.Buffer
+	f := &Factory{IO: IO{In: strings.NewReader(""), Out: &out, Err: &errOut, Environ: []string{"PATH=/usr/bin:/bin", "DAEMONCTL_CONFIG=" + config}}}
+	defer f.release()
+	root := build(f, args)
+	root.SetArgs(args)
+	code := exitCode(root.ExecuteContext(context.Background()), &errOut)
+	return fmt.Sprintf("exit %d\nstdout:\n%s\nstderr:\n%s", code, out.String(), errOut.String())
 }

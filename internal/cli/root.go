@@ -162,23 +162,7 @@ func (f *Factory) supervisorCommand(cfg *config.Config) lifecycle.SupervisorComm
 
 // NewRoot returns the daemonctl command tree.
 func NewRoot(f *Factory) *cobra.Command {
-	root := &cobra.Command{
-		Use:           "daemonctl",
-		Short:         "Start, stop, watch and restart the servers of a distributed system",
-		SilenceUsage:  true,
-		SilenceErrors: true,
-		Version:       version(),
-		Example: `  daemonctl start && daemonctl status
-  daemonctl -c /opt/ds/daemonctl.yaml stop master-server
-  DAEMONCTL_CONFIG=/opt/ds/daemonctl.yaml daemonctl logs -f api-server`,
-	}
-	root.PersistentFlags().StringVarP(&f.ConfigPath, "config", "c", "", "config file (default $DAEMONCTL_CONFIG, else ./daemonctl.yaml)")
-	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
-		return &ExitError{Code: ExitUsage, Err: fmt.Errorf("%w\n%s", err, c.UsageString())}
-	})
-	root.SetIn(f.IO.In)
-	root.SetOut(f.IO.Out)
-	root.SetErr(f.IO.Err)
+	root := newBareRoot(f)
 	root.AddCommand(
 		newStartCmd(f),
 		newClusterCmd(f),
@@ -204,11 +188,59 @@ func NewRoot(f *Factory) *cobra.Command {
 	return root
 }
 
+// hotCommands are built alone when they are the first argument: a status
+// or a stop run every few seconds by a script or a probe need not build
+// the other commands, which was a third of a millisecond of each
+// (BENCHMARKS.md, seventh session). Their help and their errors are the
+// same either way (TestAHotCommandAloneSaysWhatTheWholeTreeSays).
+var hotCommands = map[string]func(*Factory) *cobra.Command{
+	"start":   newStartCmd,
+	"stop":    newStopCmd,
+	"restart": newRestartCmd,
+	"status":  newStatusCmd,
+}
+
+// newRootFor returns the command tree that runs args: the root with the
+// one command args name first when it is a hot one, else NewRoot's.
+func newRootFor(f *Factory, args []string) *cobra.Command {
+	if len(args) == 0 || hotCommands[args[0]] == nil {
+		return NewRoot(f)
+	}
+	root := newBareRoot(f)
+	root.AddCommand(hotCommands[args[0]](f))
+	root.CompletionOptions.DisableDefaultCmd = true // asked for by name only
+	usageErrors(root)
+	return root
+}
+
+// newBareRoot returns the root command with its own flags and no command
+// under it.
+func newBareRoot(f *Factory) *cobra.Command {
+	root := &cobra.Command{
+		Use:           "daemonctl",
+		Short:         "Start, stop, watch and restart the servers of a distributed system",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		Version:       version(),
+		Example: `  daemonctl start && daemonctl status
+  daemonctl -c /opt/ds/daemonctl.yaml stop master-server
+  DAEMONCTL_CONFIG=/opt/ds/daemonctl.yaml daemonctl logs -f api-server`,
+	}
+	root.PersistentFlags().StringVarP(&f.ConfigPath, "config", "c", "", "config file (default $DAEMONCTL_CONFIG, else ./daemonctl.yaml)")
+	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
+		return &ExitError{Code: ExitUsage, Err: fmt.Errorf("%w\n%s", err, c.UsageString())}
+	})
+	root.SetIn(f.IO.In)
+	root.SetOut(f.IO.Out)
+	root.SetErr(f.IO.Err)
+	return root
+}
+
 // Main runs daemonctl with args and returns its exit code.
 func Main(args []string, streams IO) int {
 	f := &Factory{IO: streams}
 	defer f.release()
-	root := NewRoot(f)
+	root := newRootFor(f, args)
 	root.SetArgs(args)
 	err := root.ExecuteContext(context.Background())
 	return exitCode(err, streams.Err)
