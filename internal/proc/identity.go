@@ -65,7 +65,8 @@ var (
 // BootID returns the kernel's boot id (random(4): /proc/sys/kernel/random/boot_id).
 func BootID() (string, error) {
 	bootOnce.Do(func() {
-		b, err := os.ReadFile("/proc/sys/kernel/random/boot_id")
+		var buf [64]byte // a UUID and a newline
+		b, err := readProcFile("/proc/sys/kernel/random/boot_id", buf[:])
 		if err != nil {
 			bootErr = fmt.Errorf("read boot id: %w", err)
 			return

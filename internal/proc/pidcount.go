@@ -80,16 +80,33 @@ func noWrap(then, now PIDCount, pid int) bool {
 // readForks reads the "processes" line of /proc/stat: processes and
 // threads made since boot (proc(5)).
 func readForks() (uint64, error) {
-	b, err := os.ReadFile("/proc/stat")
+	// One read, without an os.File, holds the whole of /proc/stat but on
+	// hosts of many CPUs or interrupts, whose lines push it further.
+	b, err := readProcFile("/proc/stat", make([]byte, 4<<10))
 	if err != nil {
 		return 0, err
 	}
-	_, after, ok := bytes.Cut(b, []byte("\nprocesses "))
+	line, ok := processesLine(b)
 	if !ok {
-		return 0, errors.New("/proc/stat: no processes line")
+		if b, err = os.ReadFile("/proc/stat"); err != nil {
+			return 0, err
+		}
+		if line, ok = processesLine(b); !ok {
+			return 0, errors.New("/proc/stat: no processes line")
+		}
 	}
-	line, _, _ := bytes.Cut(after, []byte{'\n'})
 	return parseUint("/proc/stat processes", line)
+}
+
+// processesLine returns the number on the "processes" line of stat, if
+// stat holds the whole line.
+func processesLine(stat []byte) ([]byte, bool) {
+	_, after, ok := bytes.Cut(stat, []byte("\nprocesses "))
+	if !ok {
+		return nil, false
+	}
+	line, _, ok := bytes.Cut(after, []byte{'\n'})
+	return line, ok
 }
 
 // readThreads reads the fourth field of /proc/loadavg, "running/total":

@@ -358,3 +358,35 @@ func exitedPID(t *testing.T) int {
 	}
 	return id.PID
 }
+
+// readForks and BootID read /proc without an os.File, and read what a
+// plain read of the whole file gives.
+func TestCountsAndBootIDReadAsTheirFilesSay(t *testing.T) {
+	forksIn := func() uint64 {
+		b, err := os.ReadFile("/proc/stat")
+		if err != nil {
+			t.Fatal(err)
+		}
+		line, ok := processesLine(b)
+		n, err := strconv.ParseUint(string(line), 10, 64)
+		if !ok || err != nil {
+			t.Fatalf("no processes line in /proc/stat: %q", b)
+		}
+		return n
+	}
+	before := forksIn()
+	forks, err := readForks()
+	if after := forksIn(); err != nil || forks < before || forks > after {
+		t.Errorf("readForks = %d, %v; /proc/stat said %d, then %d", forks, err, before, after)
+	}
+	for _, cut := range []string{"cpu 1 2\nprocesses 12", "cpu 1 2\nprocess", "processes 12\n"} {
+		if line, ok := processesLine([]byte(cut)); ok {
+			t.Errorf("processesLine(%q) = %q: a line cut short, or not after a newline, was taken", cut, line)
+		}
+	}
+	id, err := BootID()
+	want, _ := os.ReadFile("/proc/sys/kernel/random/boot_id")
+	if err != nil || id != strings.TrimSpace(string(want)) || len(id) != 36 {
+		t.Errorf("BootID = %q, %v; the file says %q", id, err, want)
+	}
+}
