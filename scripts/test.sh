@@ -63,3 +63,6 @@ echo "== fuzz (bounded)"
 go test -run '^$' -fuzz '^FuzzParse$' -fuzztime "${FUZZTIME:-15s}" ./internal/config/
 go test -run '^$' -fuzz '^FuzzLoad$' -fuzztime "${FUZZTIME:-15s}" ./internal/envfile/
 go test -run '^$' -fuzz '^FuzzRoundTrip$' -fuzztime "${FUZZTIME:-15s}" ./internal/configcache/
+go test -run '^$' -fuzz '^FuzzDecode$' -fuzztime "${FUZZTIME:-15s}" ./internal/configcache/
+go test -run '^$' -fuzz '^FuzzParseRecord$' -fuzztime "${FUZZTIME:-15s}" ./internal/state/
+go test -run '^$' -fuzz '^FuzzAppend$' -fuzztime "${FUZZTIME:-15s}" ./internal/jsonquote/
