@@ -286,7 +286,7 @@ func (m *monitor) launch(ctx context.Context) (*run, error) {
 	if err != nil || !recorded {
 		// A stop got here first, or the record cannot be written: what
 		// nobody can find must not run.
-		(proc.Tree{Leader: id, Token: token, Born: born}).Stop(context.WithoutCancel(ctx), unix.SIGKILL, time.Second, time.Second)
+		run.tree().Stop(context.WithoutCancel(ctx), unix.SIGKILL, time.Second, time.Second)
 		<-exited
 		if err != nil {
 			m.giveUp(ctx, token, err)
