@@ -207,16 +207,14 @@ func parseRecord(b []byte) (*Record, bool) {
 		case "restarts":
 			r.Restarts = int(p.int(strconv.IntSize))
 		case "last_exit":
-			r.LastExit = nil
 			if !p.null() {
-				r.LastExit = &proc.ExitStatus{}
-				*r.LastExit = p.exit()
+				exit := p.exit()
+				r.LastExit = &exit
 			}
 		case "supervisor":
-			r.Supervisor = nil
 			if !p.null() {
-				r.Supervisor = &proc.Identity{}
-				*r.Supervisor = p.identity()
+				sup := p.identity()
+				r.Supervisor = &sup
 			}
 		case "claim":
 			r.Claim = p.str()
