@@ -108,13 +108,7 @@ func TestRecordsAreReadAsEncodingJSONReadsThem(t *testing.T) {
 				t.Fatalf("parseRecord left a plain record to encoding/json:\n%s", b)
 			}
 			if ok {
-				var want Record
-				if err := json.Unmarshal(b, &want); err != nil {
-					t.Fatalf("parseRecord read what encoding/json refuses (%v):\n%s", err, b)
-				}
-				if !reflect.DeepEqual(*got, want) {
-					t.Fatalf("parseRecord read\n%+v\nencoding/json reads\n%+v\nfrom\n%s", *got, want, b)
-				}
+				readAsEncodingJSONReads(t, got, b)
 			}
 		}
 	}
@@ -166,18 +160,23 @@ func FuzzParseRecord(f *testing.F) {
 	f.Add([]byte(`{"leader_born":{"forks":-1}} x`))
 	f.Add([]byte(`null`))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		got, ok := parseRecord(b)
-		if !ok {
-			return
-		}
-		var want Record
-		if err := json.Unmarshal(b, &want); err != nil {
-			t.Fatalf("parseRecord read what encoding/json refuses (%v):\n%q", err, b)
-		}
-		if !reflect.DeepEqual(*got, want) {
-			t.Fatalf("parseRecord read\n%+v\nencoding/json reads\n%+v\nfrom\n%q", *got, want, b)
+		if got, ok := parseRecord(b); ok {
+			readAsEncodingJSONReads(t, got, b)
 		}
 	})
+}
+
+// readAsEncodingJSONReads fails t unless encoding/json reads b too, and
+// reads got from it.
+func readAsEncodingJSONReads(t *testing.T, got *Record, b []byte) {
+	t.Helper()
+	var want Record
+	if err := json.Unmarshal(b, &want); err != nil {
+		t.Fatalf("parseRecord read what encoding/json refuses (%v):\n%q", err, b)
+	}
+	if !reflect.DeepEqual(*got, want) {
+		t.Fatalf("parseRecord read\n%+v\nencoding/json reads\n%+v\nfrom\n%q", *got, want, b)
+	}
 }
 
 // TestATypicalRecordTakesTheQuickWay holds the stop's and the status's
