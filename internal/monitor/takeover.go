@@ -28,8 +28,12 @@ func (m *monitor) takeOver(ctx context.Context) (*run, error) {
 	}()
 	r := &run{leader: st.Leader, token: st.Token, adopted: st.Adopted, born: st.LeaderBorn, began: st.StartedAt, offset: st.LogOffset, exited: exited, readyCh: make(chan error, 1)}
 	if pipe := takeOverOutput(st.Leader.PID); pipe != nil {
+		// The note goes first, so that every line after it came through
+		// this monitor. What the dead one had read and not yet written is
+		// gone, and it may have read part of a line: the rest of that line
+		// is then the first thing below the note.
+		m.out.notef("new monitor took over %s (pid %d) and its output; what the last one had read but not written is lost, so the next line may be the end of a cut line", m.Service.Name, st.Leader.PID)
 		r.pipe, r.output = pipe, pump(pipe, m.out)
-		m.out.notef("new monitor took over %s (pid %d) and its output", m.Service.Name, st.Leader.PID)
 	} else {
 		drained := make(chan struct{})
 		close(drained)
