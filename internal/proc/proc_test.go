@@ -188,12 +188,7 @@ func TestTreeStopEndsTheGroupOfALeaderThatDiesFirst(t *testing.T) {
 	if m := waitMembers(t, tree, 2); len(m) != 2 {
 		t.Fatalf("members = %v, want the shell and its child", m)
 	}
-	b, err := os.ReadFile(filepath.Join(dir, "child"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	pid, _ := strconv.Atoi(strings.TrimSpace(string(b)))
-	child, err := Inspect(pid)
+	child, err := Inspect(awaitPIDFile(t, filepath.Join(dir, "child")))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -219,11 +214,7 @@ func TestStopAfterALookEndsMembersMadeSinceItBegan(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "go"), nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	var b []byte
-	for deadline := time.Now().Add(10 * time.Second); len(b) == 0 && time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
-		b, _ = os.ReadFile(filepath.Join(dir, "child"))
-	}
-	pid, _ := strconv.Atoi(strings.TrimSpace(string(b)))
+	pid := awaitPIDFile(t, filepath.Join(dir, "child"))
 	child, err := Inspect(pid)
 	if err != nil {
 		t.Fatalf("the member made after the look: %v", err)
@@ -388,5 +379,25 @@ func TestCountsAndBootIDReadAsTheirFilesSay(t *testing.T) {
 	want, _ := os.ReadFile("/proc/sys/kernel/random/boot_id")
 	if err != nil || id != strings.TrimSpace(string(want)) || len(id) != 36 {
 		t.Errorf("BootID = %q, %v; the file says %q", id, err, want)
+	}
+}
+
+// awaitPIDFile waits up to 10 seconds for a test's shell to write a pid,
+// with its newline, to path (the child may be running before its pid is
+// written), and returns it.
+func awaitPIDFile(t *testing.T, path string) int {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		b, _ := os.ReadFile(path)
+		if line, ok := strings.CutSuffix(string(b), "\n"); ok {
+			pid, err := strconv.Atoi(line)
+			if err != nil {
+				t.Fatalf("%s: %v", path, err)
+			}
+			return pid
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: no pid written within 10s (read %q)", path, b)
+		}
 	}
 }
