@@ -5,31 +5,17 @@ import (
 	"math/rand/v2"
 	"os"
 	"reflect"
-	"regexp"
 	"testing"
 
 	"github.com/daemonctl/daemonctl/internal/config"
 	"github.com/daemonctl/daemonctl/internal/randomfill"
 )
 
-// randomPatterns sets a pattern at random, for randomfill.
-func randomPatterns(rng *rand.Rand) func(reflect.Value) bool {
-	return func(v reflect.Value) bool {
-		if v.Type() != reflect.TypeFor[*regexp.Regexp]() {
-			return false
-		}
-		if rng.IntN(2) == 0 {
-			v.Set(reflect.ValueOf(regexp.MustCompile([]string{"a+", `^Started .* in [0-9.]+ s$`, "(?i)pong"}[rng.IntN(3)])))
-		}
-		return true
-	}
-}
-
 // TestEveryFieldIsCached round-trips entries with every field set at
 // random (randomfill), not only what a config file can say.
 func TestEveryFieldIsCached(t *testing.T) {
 	rng := rand.New(rand.NewPCG(7, 8))
-	fill := randomfill.Filler{Rand: rng, Strings: []string{"", "web", "/opt/ds/logs/web.out", "é\x00\xff"}, Special: randomPatterns(rng), MaxDepth: 6}
+	fill := randomfill.Filler{Rand: rng, Strings: []string{"", "web", "/opt/ds/logs/web.out", "é\x00\xff"}, Special: randomfill.Patterns(rng, "a+", `^Started .* in [0-9.]+ s$`, "(?i)pong"), MaxDepth: 6}
 	for range 2000 {
 		var want entry
 		fill.Fill(t, reflect.ValueOf(&want).Elem())

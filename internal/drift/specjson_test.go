@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"math/rand/v2"
 	"reflect"
-	"regexp"
 	"testing"
 
 	"github.com/daemonctl/daemonctl/internal/randomfill"
@@ -17,15 +16,7 @@ import (
 // (randomfill), so a field added to the config types is covered.
 func TestSpecsAreWrittenAsEncodingJSONWritesThem(t *testing.T) {
 	rng := rand.New(rand.NewPCG(9, 10))
-	fill := randomfill.Filler{Rand: rng, Strings: []string{"", "web", "a&b<c>", "é\x00\xff\u2028", `"\`}, Special: func(v reflect.Value) bool {
-		if v.Type() != reflect.TypeFor[*regexp.Regexp]() {
-			return false
-		}
-		if rng.IntN(2) == 0 {
-			v.Set(reflect.ValueOf(regexp.MustCompile([]string{"a+", `^Started <.*> in [0-9.]+ s$`, "(?i)pong\\n"}[rng.IntN(3)])))
-		}
-		return true
-	}}
+	fill := randomfill.Filler{Rand: rng, Strings: []string{"", "web", "a&b<c>", "é\x00\xff\u2028", `"\`}, Special: randomfill.Patterns(rng, "a+", `^Started <.*> in [0-9.]+ s$`, "(?i)pong\\n")}
 	for range 3000 {
 		var spec launchSpec
 		fill.Fill(t, reflect.ValueOf(&spec).Elem())

@@ -11,6 +11,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"reflect"
+	"regexp"
 	"testing"
 )
 
@@ -90,5 +91,19 @@ func (f *Filler) fill(t testing.TB, v reflect.Value, depth int) {
 		}
 	default:
 		t.Fatalf("randomfill does not fill a %s yet: teach it, and the encoder under test", v.Type())
+	}
+}
+
+// Patterns is a Special for the config's patterns: it sets each
+// *regexp.Regexp to one of exprs or leaves it nil, at random.
+func Patterns(rng *rand.Rand, exprs ...string) func(reflect.Value) bool {
+	return func(v reflect.Value) bool {
+		if v.Type() != reflect.TypeFor[*regexp.Regexp]() {
+			return false
+		}
+		if rng.IntN(2) == 0 {
+			v.Set(reflect.ValueOf(regexp.MustCompile(exprs[rng.IntN(len(exprs))])))
+		}
+		return true
 	}
 }
