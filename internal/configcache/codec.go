@@ -1,6 +1,7 @@
 package configcache
 
 import (
+	"cmp"
 	"encoding"
 	"encoding/binary"
 	"errors"
@@ -140,15 +141,7 @@ func encodeMap(b []byte, v reflect.Value) ([]byte, error) {
 	}
 	b = binary.AppendUvarint(b, uint64(v.Len())+1)
 	keys := v.MapKeys()
-	slices.SortFunc(keys, func(x, y reflect.Value) int {
-		switch {
-		case x.String() < y.String():
-			return -1
-		case x.String() > y.String():
-			return 1
-		}
-		return 0
-	})
+	slices.SortFunc(keys, func(x, y reflect.Value) int { return cmp.Compare(x.String(), y.String()) })
 	var err error
 	for _, k := range keys {
 		b = appendBytes(b, []byte(k.String()))
