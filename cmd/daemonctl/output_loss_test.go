@@ -49,14 +49,14 @@ func TestSupervisorKillLosesAtMostItsQueue(t *testing.T) {
 	r.stop("burst")
 }
 
-// burstLog is what readBurstLog found in the log of `seq 1 N; echo done`
+// burstLog is what readBurstLog found in the log of `seq 1 N …; echo done`
 // whose supervisor was killed and replaced.
 type burstLog struct {
 	before    int    // lines 1 to before came through the first supervisor
 	resumed   int    // lines resumed to N came through the second
 	cut       string // the end of line resumed-1, if it was cut
-	wasCut    bool
-	lostBytes int // the bytes of lines before+1 to resumed-1
+	wasCut    bool   // the first line after the note is cut (cut may be "")
+	lostBytes int    // the bytes of lines before+1 to resumed-1
 }
 
 // readBurstLog checks the log's shape: lines 1 to k, the new monitor's
