@@ -25,10 +25,22 @@ const maxRequest = 64 << 10
 
 // Serve answers GET and HEAD requests on ln with pages, by path (the
 // query is ignored), one request a connection, until ctx ends; then it
-// closes ln. Other paths are answered 404, other methods 405.
+// closes ln, and returns once it is closed. Other paths are answered
+// 404, other methods 405.
 func Serve(ctx context.Context, ln net.Listener, pages map[string]Page) {
-	stop := context.AfterFunc(ctx, func() { ln.Close() })
-	defer stop()
+	closed := make(chan struct{})
+	stop := context.AfterFunc(ctx, func() {
+		ln.Close()
+		close(closed)
+	})
+	defer func() {
+		// Accept fails as soon as Close has begun, and the socket may
+		// still be listening until Close returns: a caller rebinding the
+		// port, or a client, would find it open.
+		if !stop() {
+			<-closed
+		}
+	}()
 	for {
 		conn, err := ln.Accept()
 		if err != nil {
